@@ -1,0 +1,12 @@
+// Each `vase` subcommand lives in its own cmd_*.cpp and registers itself here.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace vase::cli {
+
+void register_generate(CLI::App& app);
+void register_tokenize(CLI::App& app);
+void register_make_model(CLI::App& app);
+
+}  // namespace vase::cli
