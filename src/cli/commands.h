@@ -5,8 +5,5 @@
 
 namespace vase::cli {
 
-void register_generate(CLI::App& app);
-void register_tokenize(CLI::App& app);
-void register_make_model(CLI::App& app);
 
 }  // namespace vase::cli

@@ -12,9 +12,7 @@ int main(int argc, char** argv) {
         "Run `vase COMMAND --help` for the options of a command."};
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show the help of every command");
-    vase::cli::register_generate(app);
-    vase::cli::register_tokenize(app);
-    vase::cli::register_make_model(app);
+    // One line per command (each in its own cmd_*.cpp).
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
