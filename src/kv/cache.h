@@ -1,0 +1,95 @@
+// The KV cache of one sequence, in three parts (STYLE.md):
+//   1. storage, allocated once at a fixed capacity;
+//   2. slot metadata (positions), parallel to the storage;
+//   3. the policy (src/kv/policy.h) decides which slots to keep; only this
+//      class applies the decision (compaction).
+// Keys are stored after QK-norm and RoPE, so a slot's position is baked into
+// its key and slots can be moved freely. Slots of every (layer, KV head) are
+// kept in ascending position order: the recent window is always the tail.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+namespace vase {
+
+struct KvCacheShape {
+    int64_t n_layers = 0;
+    int64_t n_kv_heads = 0;
+    int64_t n_q_heads = 0;
+    int64_t head_dim = 0;
+    int64_t capacity = 0;      // slots per (layer, KV head)
+    int64_t query_window = 0;  // queries kept per (layer, query head); 0 = none
+};
+
+class KvCache {
+public:
+    explicit KvCache(const KvCacheShape& shape);
+
+    const KvCacheShape& shape() const { return shape_; }
+    // Tokens held per (layer, KV head) after the last commit().
+    int64_t size() const { return size_; }
+    int64_t capacity() const { return shape_.capacity; }
+    uint64_t bytes() const;  // storage bytes (keys, values, positions, queries)
+
+    // Slot `slot` of (layer, head): [head_dim] floats.
+    float* key(int64_t layer, int64_t head, int64_t slot) {
+        return keys_.data() + offset(layer, head, slot);
+    }
+    float* value(int64_t layer, int64_t head, int64_t slot) {
+        return values_.data() + offset(layer, head, slot);
+    }
+    const float* key(int64_t layer, int64_t head, int64_t slot) const {
+        return keys_.data() + offset(layer, head, slot);
+    }
+    const float* value(int64_t layer, int64_t head, int64_t slot) const {
+        return values_.data() + offset(layer, head, slot);
+    }
+    int64_t* positions(int64_t layer, int64_t head) {
+        return positions_.data() + (layer * shape_.n_kv_heads + head) * shape_.capacity;
+    }
+    const int64_t* positions(int64_t layer, int64_t head) const {
+        return positions_.data() + (layer * shape_.n_kv_heads + head) * shape_.capacity;
+    }
+    int64_t head_stride() const { return shape_.capacity * shape_.head_dim; }
+
+    // Writes token `index` of the step being computed (slot size() + index) for
+    // every KV head of `layer`. k, v: [n_kv_heads, head_dim].
+    void write(int64_t layer, int64_t index, int64_t position, const float* k, const float* v);
+    // Makes the step's n tokens part of the cache.
+    void commit(int64_t n);
+
+    // Query ring buffer (spec section 3): q: [n_q_heads, head_dim].
+    void push_query(int64_t layer, const float* q);
+    // Query t (t < n_queries()) of (layer, q_head); order is irrelevant.
+    const float* queries(int64_t layer) const {
+        return queries_.data() + layer * shape_.n_q_heads * shape_.query_window * shape_.head_dim;
+    }
+    int64_t n_queries(int64_t layer) const { return n_queries_[layer]; }
+    int64_t query_head_stride() const { return shape_.query_window * shape_.head_dim; }
+
+    // Keeps, for every KV head of `layer`, the candidate slots `kept`
+    // ([n_kv_heads][n_keep], ascending, each < n_candidates) followed by the
+    // slots [n_candidates, size()) (the recent window), in order.
+    void compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep, int64_t n_candidates);
+    // After every layer was compacted to the same size.
+    void set_size(int64_t n);
+
+    void clear();
+
+private:
+    int64_t offset(int64_t layer, int64_t head, int64_t slot) const {
+        return ((layer * shape_.n_kv_heads + head) * shape_.capacity + slot) * shape_.head_dim;
+    }
+
+    KvCacheShape shape_;
+    int64_t size_ = 0;
+    std::vector<float> keys_;        // [n_layers, n_kv_heads, capacity, head_dim]
+    std::vector<float> values_;      // [n_layers, n_kv_heads, capacity, head_dim]
+    std::vector<int64_t> positions_; // [n_layers, n_kv_heads, capacity]
+    std::vector<float> queries_;     // [n_layers, n_q_heads, query_window, head_dim]
+    std::vector<int64_t> query_next_;  // [n_layers] ring write index
+    std::vector<int64_t> n_queries_;   // [n_layers] valid queries
+};
+
+}  // namespace vase
