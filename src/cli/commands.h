@@ -5,5 +5,7 @@
 
 namespace vase::cli {
 
+void register_generate(CLI::App& app);
+
 
 }  // namespace vase::cli

@@ -1,0 +1,41 @@
+#include "cli/kv_options.h"
+
+#include <string>
+
+namespace vase::cli {
+
+void add_kv_options(CLI::App& cmd, EvictionParams& params) {
+    std::string names;
+    for (auto name : eviction_policy_names()) names += (names.empty() ? "" : ", ") + std::string(name);
+    cmd.add_option("--kv-policy", params.policy, "KV-cache policy: " + names)
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-budget", params.budget, "Slots kept per layer and KV head after an eviction")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-window", params.window,
+                   "Recent tokens never evicted; also the eviction period and query window")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-n-large", params.n_large,
+                   "Slots protected for the largest value vectors (-1 = budget/4)")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-sinks", params.sinks, "First tokens that protected modes always keep")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-temperature", params.temperature, "Softmax temperature of attention scores")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_option("--kv-lambda", params.lambda, "R-KV mixing weight of attention vs redundancy")
+        ->capture_default_str()
+        ->group("KV cache");
+    cmd.add_flag_callback("--kv-smooth", [&params] { params.smooth = 1; },
+                          "Average-pool attention scores (kernel 5); default on for attention modes")
+        ->group("KV cache");
+    cmd.add_flag_callback("--no-kv-smooth", [&params] { params.smooth = 0; },
+                          "Do not smooth attention scores")
+        ->group("KV cache");
+}
+
+}  // namespace vase::cli

@@ -1,0 +1,14 @@
+// The --kv-* options shared by generate, run, bench, eval and serve.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "kv/params.h"
+
+namespace vase::cli {
+
+// Adds --kv-policy, --kv-budget, --kv-window, --kv-n-large, --kv-sinks,
+// --kv-temperature, --kv-lambda, --kv-smooth/--no-kv-smooth to `cmd`.
+void add_kv_options(CLI::App& cmd, EvictionParams& params);
+
+}  // namespace vase::cli

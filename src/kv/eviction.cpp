@@ -1,0 +1,95 @@
+#include "kv/eviction.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "kv/registry.h"
+
+namespace vase {
+
+nlohmann::json CacheStats::to_json() const {
+    return nlohmann::json{{"policy", policy},
+                          {"budget", budget},
+                          {"window", window},
+                          {"capacity", capacity},
+                          {"cache_bytes", cache_bytes},
+                          {"eviction_passes", eviction_passes},
+                          {"tokens_evicted", tokens_evicted},
+                          {"peak_slots", peak_slots},
+                          {"final_slots", final_slots},
+                          {"protected_slots", protected_slots},
+                          {"decode_steps", decode_steps},
+                          {"sparsity", sparsity()},
+                          {"evict_seconds", evict_seconds}};
+}
+
+int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t max_new_tokens) {
+    const int64_t whole = prompt_len + max_new_tokens;
+    if (params.policy == "full" || params.policy == "quest") return std::max<int64_t>(1, whole);
+    return std::max<int64_t>(1, std::min(whole, std::max(prompt_len, params.budget) + params.window));
+}
+
+Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape) : params_(params) {
+    policy_ = make_policy(params_, shape.n_layers, shape.n_kv_heads, shape.head_dim,
+                          std::max<int64_t>(0, shape.capacity - params_.window), shape.n_q_heads,
+                          shape.query_window);
+    if (policy_->evicts()) {
+        kept_.resize(static_cast<size_t>(shape.n_kv_heads *
+                                          std::max<int64_t>(0, params_.budget - params_.window)));
+    }
+    stats_.policy = params_.policy;
+    stats_.budget = policy_->evicts() ? params_.budget : 0;
+    stats_.window = params_.window;
+    stats_.capacity = shape.capacity;
+    stats_.protected_slots = policy_->protected_slots();
+}
+
+void Evictor::after_prefill(const KvCache& cache) {
+    stats_.cache_bytes = cache.bytes();
+    stats_.peak_slots = std::max(stats_.peak_slots, cache.size());
+    stats_.final_slots = cache.size();
+}
+
+void Evictor::after_decode_step(KvCache& cache, int64_t sequence_length) {
+    // The step attended to every slot it had (its own included).
+    stats_.decode_steps += 1;
+    stats_.attended_fraction_sum +=
+        static_cast<double>(cache.size()) / static_cast<double>(std::max<int64_t>(1, sequence_length));
+    stats_.peak_slots = std::max(stats_.peak_slots, cache.size());
+    const int64_t n = cache.size();
+    if (policy_->evicts() && n > params_.budget && n % params_.window == 0) run_pass(cache);
+    stats_.final_slots = cache.size();
+}
+
+void Evictor::run_pass(KvCache& cache) {
+    auto t0 = std::chrono::steady_clock::now();
+    const KvCacheShape& s = cache.shape();
+    const int64_t n = cache.size();
+    const int64_t n_candidates = n - params_.window;
+    const int64_t keep = params_.budget - params_.window;
+    for (int64_t layer = 0; layer < s.n_layers; ++layer) {
+        LayerView view;
+        view.layer = layer;
+        view.n_kv_heads = s.n_kv_heads;
+        view.n_q_heads = s.n_q_heads;
+        view.head_dim = s.head_dim;
+        view.n = n_candidates;
+        view.keys = cache.key(layer, 0, 0);
+        view.values = cache.value(layer, 0, 0);
+        view.kv_head_stride = cache.head_stride();
+        view.positions = cache.positions(layer, 0);
+        view.pos_head_stride = s.capacity;
+        view.queries = cache.queries(layer);
+        view.n_queries = cache.n_queries(layer);
+        view.q_head_stride = cache.query_head_stride();
+        policy_->select(view, keep, kept_.data());
+        cache.compact_layer(layer, kept_.data(), keep, n_candidates);
+    }
+    cache.set_size(params_.budget);
+    stats_.eviction_passes += 1;
+    stats_.tokens_evicted += n - params_.budget;
+    stats_.evict_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace vase
