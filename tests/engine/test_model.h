@@ -1,0 +1,33 @@
+// A tiny random Qwen3 checkpoint for engine tests, written once per test
+// binary with the project's own `vase make-model`.
+#pragma once
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <fmt/format.h>
+
+namespace vase::testing {
+
+// Hugging Face directory of a random tiny Qwen3 (hidden 64, 2 layers, 4 query
+// heads over 2 KV heads, head_dim 16, F32), made on first use.
+inline const std::string& tiny_model_dir() {
+    static const std::string dir = [] {
+        std::string path = (std::filesystem::temp_directory_path() /
+                            fmt::format("vase_engine_test_model_{}", ::getpid()))
+                               .string();
+        std::filesystem::remove_all(path);
+        std::string cmd = fmt::format(
+            "'{}' make-model --shape tiny --dtype f32 --format hf --seed 7 --out '{}' >/dev/null",
+            VASE_BINARY, path);
+        if (std::system(cmd.c_str()) != 0) {
+            fmt::print(stderr, "cannot make the test model: {}\n", cmd);
+            std::abort();
+        }
+        return path;
+    }();
+    return dir;
+}
+
+}  // namespace vase::testing
