@@ -4,15 +4,17 @@
 
 namespace vase::cli {
 
-void add_kv_options(CLI::App& cmd, EvictionParams& params) {
-    std::string names;
-    for (auto name : eviction_policy_names()) names += (names.empty() ? "" : ", ") + std::string(name);
-    cmd.add_option("--kv-policy", params.policy, "KV-cache policy: " + names)
-        ->capture_default_str()
-        ->group("KV cache");
-    cmd.add_option("--kv-budget", params.budget, "Slots kept per layer and KV head after an eviction")
-        ->capture_default_str()
-        ->group("KV cache");
+void add_kv_options(CLI::App& cmd, EvictionParams& params, bool policy_and_budget) {
+    if (policy_and_budget) {
+        std::string names;
+        for (auto name : eviction_policy_names()) names += (names.empty() ? "" : ", ") + std::string(name);
+        cmd.add_option("--kv-policy", params.policy, "KV-cache policy: " + names)
+            ->capture_default_str()
+            ->group("KV cache");
+        cmd.add_option("--kv-budget", params.budget, "Slots kept per layer and KV head after an eviction")
+            ->capture_default_str()
+            ->group("KV cache");
+    }
     cmd.add_option("--kv-window", params.window,
                    "Recent tokens never evicted; also the eviction period and query window")
         ->capture_default_str()

@@ -7,8 +7,9 @@
 
 namespace vase::cli {
 
-// Adds --kv-policy, --kv-budget, --kv-window, --kv-n-large, --kv-sinks,
-// --kv-temperature, --kv-lambda, --kv-smooth/--no-kv-smooth to `cmd`.
-void add_kv_options(CLI::App& cmd, EvictionParams& params);
+// Adds --kv-policy, --kv-budget (unless the command sets them its own way),
+// --kv-window, --kv-n-large, --kv-sinks, --kv-temperature, --kv-lambda and
+// --kv-smooth/--no-kv-smooth to `cmd`.
+void add_kv_options(CLI::App& cmd, EvictionParams& params, bool policy_and_budget = true);
 
 }  // namespace vase::cli

@@ -43,6 +43,9 @@ Generator::Generator(Engine& engine, const GenerateOptions& options, int64_t pro
     : engine_(engine), options_(options), vocab_(engine.config().vocab_size) {
     if (prompt_len < 1) fail("the prompt is empty: give at least one token");
     if (n_sequences < 1) fail("the number of sequences must be at least 1");
+    if (!options.sequence_seeds.empty() && options.sequence_seeds.size() != static_cast<size_t>(n_sequences)) {
+        fail("{} sequence seeds given for {} sequences", options.sequence_seeds.size(), n_sequences);
+    }
     if (options.max_new_tokens < 0) fail("max new tokens must be >= 0");
     options_.kv.validate();
     options_.sampling.validate();
@@ -70,11 +73,13 @@ Generator::Generator(Engine& engine, const GenerateOptions& options, int64_t pro
         seq.cache = std::make_unique<KvCache>(shape);
         // Sequence 0 uses the given seed as is, so one sequence alone and the
         // first of a batch produce the same text.
+        const uint64_t offset = static_cast<uint64_t>(s) * 0x9e3779b97f4a7c15ull;
         EvictionParams kv = options_.kv;
-        kv.seed = options_.kv.seed + static_cast<uint64_t>(s) * 0x9e3779b97f4a7c15ull;
-        seq.evictor = std::make_unique<Evictor>(kv, shape);
         SamplingParams sp = options_.sampling;
-        sp.seed = options_.sampling.seed + static_cast<uint64_t>(s) * 0x9e3779b97f4a7c15ull;
+        kv.seed = options_.kv.seed + offset;
+        sp.seed = options_.sampling.seed + offset;
+        if (!options_.sequence_seeds.empty()) kv.seed = sp.seed = options_.sequence_seeds[s];
+        seq.evictor = std::make_unique<Evictor>(kv, shape);
         seq.sampler = std::make_unique<Sampler>(vocab_, sp);
         if (options.reference) seq.reference = std::make_unique<ReferenceQwen3>(engine.weights());
         seq.tokens.reserve(static_cast<size_t>(options.max_new_tokens) + 1);
@@ -167,18 +172,28 @@ void Generator::step() {
 
 std::vector<GenerationResult> generate(Engine& engine, const std::vector<int32_t>& prompt,
                                        const GenerateOptions& options, int n_sequences,
-                                       const TokenCallback& on_token, GenerationTimings* timings) {
+                                       const TokenCallback& on_token, GenerationTimings* timings,
+                                       const FinishCallback& on_finish) {
     Generator gen(engine, options, static_cast<int64_t>(prompt.size()), n_sequences);
     const GenerationConfig& gc = engine.checkpoint().generation;
     std::vector<GenerationResult> results(static_cast<size_t>(n_sequences));
     std::vector<StreamDecoder> decoders;
     for (int s = 0; s < n_sequences; ++s) decoders.emplace_back(engine.tokenizer());
 
+    auto finish = [&](int s) {
+        GenerationResult& res = results[static_cast<size_t>(s)];
+        if (res.finish_reason.empty()) res.finish_reason = "stop";
+        if (res.finish_reason == "length") res.text += decoders[s].flush();
+        res.tokens = gen.tokens(s);
+        res.cache = gen.cache_stats(s);
+        gen.finish(s);
+        if (on_finish) on_finish(s, res);
+    };
     gen.prefill(prompt);
-    if (options.max_new_tokens == 0) {
-        for (auto& r : results) r.finish_reason = "length";
+    for (int s = 0; s < n_sequences && options.max_new_tokens == 0; ++s) {
+        results[static_cast<size_t>(s)].finish_reason = "length";
+        finish(s);
     }
-    for (int s = 0; s < n_sequences && options.max_new_tokens == 0; ++s) gen.finish(s);
 
     while (gen.any_active()) {
         for (int s = 0; s < n_sequences; ++s) {
@@ -211,18 +226,9 @@ std::vector<GenerationResult> generate(Engine& engine, const std::vector<int32_t
                 if (res.finish_reason.empty()) res.finish_reason = "length";
                 keep_going = false;
             }
-            if (!keep_going) {
-                if (res.finish_reason.empty()) res.finish_reason = "stop";
-                gen.finish(s);
-            }
+            if (!keep_going) finish(s);
         }
         if (gen.any_active()) gen.step();
-    }
-    for (int s = 0; s < n_sequences; ++s) {
-        GenerationResult& res = results[static_cast<size_t>(s)];
-        if (res.finish_reason == "length") res.text += decoders[s].flush();
-        res.tokens = gen.tokens(s);
-        res.cache = gen.cache_stats(s);
     }
     if (timings != nullptr) *timings = gen.timings();
     return results;

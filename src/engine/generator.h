@@ -47,6 +47,9 @@ struct GenerateOptions {
     std::vector<std::string> stop_strings;
     EvictionParams kv;
     bool reference = false;  // use the scalar reference forward pass (tests, comparisons)
+    // Seeds of sampling and eviction per sequence of a batch. Empty: sequence
+    // s uses seed + s * 0x9e3779b97f4a7c15 (sequence 0 the seed itself).
+    std::vector<uint64_t> sequence_seeds;
 };
 
 struct GenerationResult {
@@ -116,9 +119,13 @@ private:
 // (complete UTF-8 only) and the logits it was sampled from; return false to stop it.
 using TokenCallback = std::function<bool(int s, int32_t token, const std::string& piece, const float* logits)>;
 
+// Called once per sequence as soon as it finishes, with its complete result.
+using FinishCallback = std::function<void(int s, const GenerationResult& result)>;
+
 // Generates n_sequences completions of one prompt.
 std::vector<GenerationResult> generate(Engine& engine, const std::vector<int32_t>& prompt,
                                        const GenerateOptions& options, int n_sequences,
-                                       const TokenCallback& on_token, GenerationTimings* timings);
+                                       const TokenCallback& on_token, GenerationTimings* timings,
+                                       const FinishCallback& on_finish = nullptr);
 
 }  // namespace vase
