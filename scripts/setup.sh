@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
   build-essential cmake ninja-build pkg-config git
-  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libcpp-httplib-dev
+  nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libcpp-httplib-dev
   libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-jinja2
 )
