@@ -36,7 +36,7 @@ uint64_t fnv1a(const std::string& s) {
 
 // Appends one line and makes it durable before returning.
 class RecordFile {
-public:
+  public:
     explicit RecordFile(const std::string& path) : path_(path) {
         fd_ = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
         if (fd_ < 0) fail("{}: cannot open for appending", path);
@@ -55,7 +55,7 @@ public:
         ::fsync(fd_);
     }
 
-private:
+  private:
     std::string path_;
     int fd_ = -1;
 };
@@ -119,7 +119,8 @@ std::vector<nlohmann::json> read_records(const std::string& path, bool repair) {
     }
     if (repair && good_end < content.size()) {
         std::filesystem::resize_file(path, good_end);
-        std::fprintf(stderr, "eval: %s: dropped a torn last line (%zu bytes) left by an interrupted run\n",
+        std::fprintf(stderr,
+                     "eval: %s: dropped a torn last line (%zu bytes) left by an interrupted run\n",
                      path.c_str(), content.size() - good_end);
     }
     return records;
@@ -148,7 +149,8 @@ int64_t run_eval(const EvalConfig& config) {
     std::map<std::string, std::vector<Problem>> problems;
     for (const std::string& task : config.tasks) {
         std::vector<Problem> list = load_task(find_task(task), data_dir);
-        if (config.limit > 0 && static_cast<int64_t>(list.size()) > config.limit) list.resize(config.limit);
+        if (config.limit > 0 && static_cast<int64_t>(list.size()) > config.limit)
+            list.resize(config.limit);
         problems[task] = std::move(list);
     }
 
@@ -163,21 +165,25 @@ int64_t run_eval(const EvalConfig& config) {
         for (const Problem& p : problems[cell.task]) {
             for (int s = 0; s < config.samples; ++s) {
                 ++total;
-                nlohmann::json key{{"task", cell.task}, {"problem_id", p.id}, {"policy", cell.policy},
-                                   {"budget", cell.budget}, {"seed", sample_seed(cell.task, p.id, s)}};
+                nlohmann::json key{{"task", cell.task},
+                                   {"problem_id", p.id},
+                                   {"policy", cell.policy},
+                                   {"budget", cell.budget},
+                                   {"seed", sample_seed(cell.task, p.id, s)}};
                 if (!done.count(record_key(key))) ++remaining;
             }
         }
     }
     if (!config.quiet) {
-        std::fprintf(stderr, "eval: %zu cells, %ld samples, %ld already done, %ld to run\n", cells.size(),
-                     static_cast<long>(total), static_cast<long>(total - remaining),
+        std::fprintf(stderr, "eval: %zu cells, %ld samples, %ld already done, %ld to run\n",
+                     cells.size(), static_cast<long>(total), static_cast<long>(total - remaining),
                      static_cast<long>(remaining));
     }
     if (remaining == 0) return 0;
 
-    const int threads = config.threads > 0 ? config.threads
-                                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const int threads = config.threads > 0
+                            ? config.threads
+                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     Engine engine(config.model, threads);
     RecordFile out(records_path);
     const auto t_start = std::chrono::steady_clock::now();
@@ -190,8 +196,11 @@ int64_t run_eval(const EvalConfig& config) {
             std::vector<uint64_t> seeds;
             for (int s = 0; s < config.samples; ++s) {
                 const uint64_t seed = sample_seed(cell.task, problem.id, s);
-                nlohmann::json key{{"task", cell.task}, {"problem_id", problem.id}, {"policy", cell.policy},
-                                   {"budget", cell.budget}, {"seed", seed}};
+                nlohmann::json key{{"task", cell.task},
+                                   {"problem_id", problem.id},
+                                   {"policy", cell.policy},
+                                   {"budget", cell.budget},
+                                   {"seed", seed}};
                 if (done.count(record_key(key))) continue;
                 todo.push_back(s);
                 seeds.push_back(seed);
@@ -200,8 +209,8 @@ int64_t run_eval(const EvalConfig& config) {
 
             ChatOptions chat;
             chat.enable_thinking = true;
-            const std::string prompt_text =
-                render_chat({ChatMessage{"user", paper_prompt(problem.question), std::nullopt, {}}}, chat);
+            const std::string prompt_text = render_chat(
+                {ChatMessage{"user", paper_prompt(problem.question), std::nullopt, {}}}, chat);
             const std::vector<int32_t> prompt = engine.tokenizer().encode(prompt_text);
 
             GenerateOptions opt;
@@ -232,7 +241,8 @@ int64_t run_eval(const EvalConfig& config) {
                     {"loop", loop.looping},
                     {"loop_period", loop.period},
                     {"finish_reason", res.finish_reason},
-                    {"seconds", std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
+                    {"seconds",
+                     std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()},
                     {"cache", res.cache.to_json()},
                     {"completion", res.text},
                 };
@@ -241,17 +251,22 @@ int64_t run_eval(const EvalConfig& config) {
                 ++ran;
                 tokens_total += static_cast<int64_t>(res.tokens.size());
             };
-            generate(engine, prompt, opt, static_cast<int>(todo.size()), nullptr, nullptr, on_finish);
+            generate(engine, prompt, opt, static_cast<int>(todo.size()), nullptr, nullptr,
+                     on_finish);
 
             if (!config.quiet) {
                 const double elapsed =
-                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start).count();
-                const double eta = elapsed / static_cast<double>(ran) * static_cast<double>(remaining - ran);
-                std::fprintf(stderr, "eval: %ld/%ld samples | %s %s B=%ld | %.1f tok/s | elapsed %s | ETA %s\n",
-                             static_cast<long>(ran), static_cast<long>(remaining), cell.task.c_str(),
-                             cell.policy.c_str(), static_cast<long>(cell.budget),
-                             static_cast<double>(tokens_total) / std::max(elapsed, 1e-9),
-                             format_duration(elapsed).c_str(), format_duration(eta).c_str());
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t_start)
+                        .count();
+                const double eta =
+                    elapsed / static_cast<double>(ran) * static_cast<double>(remaining - ran);
+                std::fprintf(
+                    stderr,
+                    "eval: %ld/%ld samples | %s %s B=%ld | %.1f tok/s | elapsed %s | ETA %s\n",
+                    static_cast<long>(ran), static_cast<long>(remaining), cell.task.c_str(),
+                    cell.policy.c_str(), static_cast<long>(cell.budget),
+                    static_cast<double>(tokens_total) / std::max(elapsed, 1e-9),
+                    format_duration(elapsed).c_str(), format_duration(eta).c_str());
             }
         }
     }

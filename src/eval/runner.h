@@ -21,11 +21,11 @@ struct EvalConfig {
     std::vector<int64_t> budgets = {1024, 2048, 4096};
     int samples = 8;
     int64_t max_tokens = 32768;
-    int64_t limit = 0;         // problems per task; 0 = all
+    int64_t limit = 0;  // problems per task; 0 = all
     std::string out_dir;
-    std::string data_dir;      // where task files live (default: the repo's data/tasks)
+    std::string data_dir;  // where task files live (default: the repo's data/tasks)
     int threads = 0;
-    EvictionParams kv;         // window, n_large, sinks, ... shared by every cell
+    EvictionParams kv;  // window, n_large, sinks, ... shared by every cell
     bool quiet = false;
 };
 

@@ -1,0 +1,92 @@
+#include "eval/tasks.h"
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "util/error.h"
+
+namespace vase {
+
+const std::vector<TaskSpec>& task_specs() {
+    // Field names are those of the files in data/tasks/ (see data/tasks/README.md).
+    static const std::vector<TaskSpec> specs = {
+        {"aime24", "aime24.jsonl", "problem", "answer", "id", "math"},
+        {"aime25", "aime25.jsonl", "problem", "answer", "id", "math"},
+        {"aime26", "aime26.jsonl", "problem", "answer", "id", "math"},
+        {"amc", "amc.jsonl", "question", "answer", "id", "math"},
+        {"hmmt", "hmmt.jsonl", "problem", "answer", "id", "math"},
+        {"math", "math.jsonl", "problem", "answer", "unique_id", "math"},
+        {"minerva", "minerva.jsonl", "question", "answer", "", "math"},
+        {"olympiadbench", "olympiadbench.jsonl", "question", "answer", "id", "math"},
+    };
+    return specs;
+}
+
+const TaskSpec& find_task(std::string_view name) {
+    std::string known;
+    for (const TaskSpec& spec : task_specs()) {
+        if (spec.name == name) return spec;
+        known += (known.empty() ? "" : ", ") + spec.name;
+    }
+    fail("unknown task '{}' (known tasks: {})", name, known);
+}
+
+namespace {
+
+std::string trim(const std::string& s) {
+    const char* space = " \t\r\n";
+    size_t begin = s.find_first_not_of(space);
+    if (begin == std::string::npos) return "";
+    size_t end = s.find_last_not_of(space);
+    return s.substr(begin, end - begin + 1);
+}
+
+// A field's text: strings as they are, numbers as their JSON text.
+std::string field_text(const nlohmann::json& row, const std::string& field, const std::string& path,
+                       size_t line_no) {
+    auto it = row.find(field);
+    if (it == row.end()) fail("{}:{}: missing field \"{}\"", path, line_no, field);
+    if (it->is_string()) return it->get<std::string>();
+    if (it->is_number()) return it->dump();
+    fail("{}:{}: field \"{}\" must be a string or a number, not {}", path, line_no, field,
+         it->type_name());
+}
+
+}  // namespace
+
+std::vector<Problem> load_task(const TaskSpec& spec, const std::string& data_dir) {
+    const std::string path = data_dir.empty() ? spec.file : data_dir + "/" + spec.file;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) fail("{}: cannot open the data file of task '{}'", path, spec.name);
+
+    std::vector<Problem> problems;
+    std::string line;
+    size_t line_no = 0;
+    while (std::getline(in, line)) {
+        ++line_no;
+        if (trim(line).empty()) continue;
+        nlohmann::json row;
+        try {
+            row = nlohmann::json::parse(line);
+        } catch (const nlohmann::json::parse_error& e) {
+            fail("{}:{}: invalid JSON ({})", path, line_no, e.what());
+        }
+        if (!row.is_object()) fail("{}:{}: expected a JSON object", path, line_no);
+        Problem p;
+        p.id = spec.id_field.empty() ? std::to_string(problems.size())
+                                     : field_text(row, spec.id_field, path, line_no);
+        p.question = trim(field_text(row, spec.question_field, path, line_no));
+        p.answer = trim(field_text(row, spec.answer_field, path, line_no));
+        problems.push_back(std::move(p));
+    }
+    if (in.bad()) fail("{}: read error", path);
+    if (problems.empty()) fail("{}: no problems in the data file of task '{}'", path, spec.name);
+    return problems;
+}
+
+std::string paper_prompt(const std::string& question) {
+    return question + "\nPlease reason step by step, and put your final answer within \\boxed{}.";
+}
+
+}  // namespace vase
