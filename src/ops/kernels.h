@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "ops/dtype.h"
 #include "ops/thread_pool.h"
@@ -12,6 +13,11 @@ namespace vase {
 
 // out[0..n) = row as f32. `row` points at the start of a row of `type`.
 void dequantize_row(DType type, const void* row, int64_t n, float* out);
+
+// The inverse: out = x[0..n) stored as `type` (F16/BF16 round to nearest
+// even; Q8_0 needs n % 32 == 0: per block scale = max|x| / 127 stored as f16,
+// q = round(x / scale)). Used to fill KV caches and to build test weights.
+void quantize_row(DType type, const float* x, int64_t n, void* out);
 
 // y[b, r] = sum_c w[r, c] * x[b, c]
 // w: [rows, cols] of `wtype` (row stride dtype_row_bytes(wtype, cols)),
@@ -36,6 +42,29 @@ void softmax(float* x, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);
 
+// Attention of one query head over a slot cache:
+//   scores[s] = scale * dot(q, keys[s]),  p = softmax(scores),
+//   out = sum_s p[s] * values[s].
+// q: [head_dim]; keys, values: [n_slots, head_dim] of kv_type (F32, F16 or
+// BF16), rows contiguous; scores_scratch: [n_slots] (holds p on return);
+// out: [head_dim]. With n_slots == 0, out is zero.
+void attend(const float* q, const void* keys, const void* values, DType kv_type, int64_t n_slots,
+            int64_t head_dim, float scale, float* scores_scratch, float* out);
+
+// The same for the `group` query heads that share one KV head (GQA); reads
+// each key and value once for the whole group.
+// q: [group, head_dim]; scores_scratch: [group, n_slots]; out: [group, head_dim].
+void attend_group(const float* q, int64_t group, const void* keys, const void* values,
+                  DType kv_type, int64_t n_slots, int64_t head_dim, float scale,
+                  float* scores_scratch, float* out);
+
+// Run-time dispatch: the SIMD targets compiled into the kernels that this CPU
+// supports (Highway target bits, best first), the name of the one in use, and
+// a hook for tests and benchmarks to pin one (0 = back to the best).
+std::vector<int64_t> simd_targets();
+const char* simd_target_name();
+void force_simd_target(int64_t target);
+
 namespace scalar {
 void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_batch,
             float* y);
@@ -45,6 +74,11 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out);
 void softmax(float* x, int64_t n);
 float dot(const float* a, const float* b, int64_t n);
 void axpy(float a, const float* x, float* y, int64_t n);
+void attend(const float* q, const void* keys, const void* values, DType kv_type, int64_t n_slots,
+            int64_t head_dim, float scale, float* scores_scratch, float* out);
+void attend_group(const float* q, int64_t group, const void* keys, const void* values,
+                  DType kv_type, int64_t n_slots, int64_t head_dim, float scale,
+                  float* scores_scratch, float* out);
 }  // namespace scalar
 
 }  // namespace vase

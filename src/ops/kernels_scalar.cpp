@@ -1,6 +1,10 @@
 // Scalar definitions of the kernels: the reference the SIMD versions are
 // tested against, and the fallback on CPUs without a faster target.
+#include <algorithm>
+#include <cassert>
 #include <cmath>
+#include <cstring>
+#include <vector>
 
 #include "ops/kernels.h"
 
@@ -24,10 +28,52 @@ void dequantize_row(DType type, const void* row, int64_t n, float* out) {
             return;
         }
         case DType::Q8_0: {
-            const BlockQ8_0* b = static_cast<const BlockQ8_0*>(row);
-            for (int64_t i = 0; i < n; ++i) {
-                const BlockQ8_0& blk = b[i / kQ8BlockSize];
-                out[i] = f16_to_f32(blk.scale) * static_cast<float>(blk.q[i % kQ8BlockSize]);
+            // Blocks are 34 bytes and rows may start anywhere: copy the scale bytewise.
+            const uint8_t* b = static_cast<const uint8_t*>(row);
+            for (int64_t i0 = 0; i0 < n; i0 += kQ8BlockSize) {
+                BlockQ8_0 blk;
+                std::memcpy(&blk, b + i0 / kQ8BlockSize * sizeof(BlockQ8_0), sizeof(blk));
+                float d = f16_to_f32(blk.scale);
+                for (int64_t j = 0; j < kQ8BlockSize && i0 + j < n; ++j) {
+                    out[i0 + j] = d * static_cast<float>(blk.q[j]);
+                }
+            }
+            return;
+        }
+    }
+}
+
+void quantize_row(DType type, const float* x, int64_t n, void* out) {
+    switch (type) {
+        case DType::F32: {
+            float* p = static_cast<float*>(out);
+            for (int64_t i = 0; i < n; ++i) p[i] = x[i];
+            return;
+        }
+        case DType::F16: {
+            uint16_t* p = static_cast<uint16_t*>(out);
+            for (int64_t i = 0; i < n; ++i) p[i] = f32_to_f16(x[i]);
+            return;
+        }
+        case DType::BF16: {
+            uint16_t* p = static_cast<uint16_t*>(out);
+            for (int64_t i = 0; i < n; ++i) p[i] = f32_to_bf16(x[i]);
+            return;
+        }
+        case DType::Q8_0: {
+            assert(n % kQ8BlockSize == 0);
+            uint8_t* b = static_cast<uint8_t*>(out);
+            for (int64_t i0 = 0; i0 < n; i0 += kQ8BlockSize) {
+                float amax = 0.0f;
+                for (int j = 0; j < kQ8BlockSize; ++j) amax = std::max(amax, std::fabs(x[i0 + j]));
+                float d = amax / 127.0f;
+                float inv = d > 0.0f ? 1.0f / d : 0.0f;
+                BlockQ8_0 blk;
+                blk.scale = f32_to_f16(d);
+                for (int j = 0; j < kQ8BlockSize; ++j) {
+                    blk.q[j] = static_cast<int8_t>(std::lround(x[i0 + j] * inv));
+                }
+                std::memcpy(b + i0 / kQ8BlockSize * sizeof(BlockQ8_0), &blk, sizeof(blk));
             }
             return;
         }
@@ -106,6 +152,36 @@ float dot(const float* a, const float* b, int64_t n) {
 
 void axpy(float a, const float* x, float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) y[i] += a * x[i];
+}
+
+void attend_group(const float* q, int64_t group, const void* keys, const void* values,
+                  DType kv_type, int64_t n_slots, int64_t head_dim, float scale,
+                  float* scores_scratch, float* out) {
+    assert(kv_type != DType::Q8_0);
+    uint64_t stride = dtype_row_bytes(kv_type, static_cast<uint64_t>(head_dim));
+    const uint8_t* k = static_cast<const uint8_t*>(keys);
+    const uint8_t* v = static_cast<const uint8_t*>(values);
+    std::vector<float> row(static_cast<size_t>(head_dim));
+    for (int64_t g = 0; g < group; ++g) {
+        const float* qg = q + g * head_dim;
+        float* p = scores_scratch + g * n_slots;
+        for (int64_t s = 0; s < n_slots; ++s) {
+            dequantize_row(kv_type, k + s * stride, head_dim, row.data());
+            p[s] = scale * dot(qg, row.data(), head_dim);
+        }
+        softmax(p, n_slots);
+        float* o = out + g * head_dim;
+        for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
+        for (int64_t s = 0; s < n_slots; ++s) {
+            dequantize_row(kv_type, v + s * stride, head_dim, row.data());
+            axpy(p[s], row.data(), o, head_dim);
+        }
+    }
+}
+
+void attend(const float* q, const void* keys, const void* values, DType kv_type, int64_t n_slots,
+            int64_t head_dim, float scale, float* scores_scratch, float* out) {
+    scalar::attend_group(q, 1, keys, values, kv_type, n_slots, head_dim, scale, scores_scratch, out);
 }
 
 }  // namespace scalar

@@ -1,0 +1,222 @@
+// matmul: y[b, r] = sum_c w[r, c] * x[b, c] with f32, f16, bf16 or Q8_0
+// weights, f32 activations and f32 accumulation, compiled for several SIMD
+// targets and dispatched at run time (Highway).
+//
+// The weights are streamed once per call (for up to kBatchChunk activation
+// rows): each thread takes a contiguous block of rows and walks it in tiles
+// of kTileRows rows x up to kTileBatch activation rows. A tile converts each
+// weight vector to f32 once and uses it for every activation row of the
+// tile, with one accumulator register per (row, activation) pair; the rows of
+// a tile stay in L1 while the other activation rows of the chunk pass by.
+// With one activation row (decode) the tile keeps two accumulators per row
+// so that the loop is limited by memory, not by FMA latency.
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "ops/matmul.cpp"
+#include <hwy/foreach_target.h>  // IWYU pragma: keep
+
+#include <hwy/highway.h>
+
+#include <cassert>
+#include <cstddef>
+
+#include "ops/kernels.h"
+#include "ops/simd_inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace vase {
+namespace HWY_NAMESPACE {
+
+inline constexpr int kTileRows = 4;
+inline constexpr int kTileBatch = kVectorRegs >= 32 ? 4 : 2;
+// Activation rows per pass over the weights. 16 activation rows of up to a
+// few thousand columns stay in L2, so x is not re-read from memory per tile.
+inline constexpr int64_t kBatchChunk = 16;
+
+// Where a tile reads and writes. x and y are offset to the tile's first
+// activation row; w is the row block's first row.
+struct TileArgs {
+    const uint8_t* w;
+    uint64_t w_stride;  // bytes between weight rows
+    int64_t cols;
+    const float* x;  // [nb, cols]
+    float* y;        // [nb, rows], row r of the tile at y[b * rows + r]
+    int64_t rows;
+};
+
+// Float weights (F32/F16/BF16): R rows x NB activation rows, U vectors per step.
+template <DType T, int R, int NB, int U>
+HWY_INLINE void tile_float(const TileArgs& a) {
+    const DF df;
+    const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+    const void* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = a.w + r * a.w_stride;
+    VF acc[U][R][NB];
+    for (int u = 0; u < U; ++u)
+        for (int r = 0; r < R; ++r)
+            for (int b = 0; b < NB; ++b) acc[u][r][b] = hn::Zero(df);
+
+    int64_t c = 0;
+    for (; c + U * n <= a.cols; c += U * n) {
+        for (int u = 0; u < U; ++u) {
+            VF xv[NB];
+            for (int b = 0; b < NB; ++b) xv[b] = hn::LoadU(df, a.x + b * a.cols + c + u * n);
+            for (int r = 0; r < R; ++r) {
+                const VF wv = load_f32<T>(df, wr[r], c + u * n);
+                for (int b = 0; b < NB; ++b) acc[u][r][b] = hn::MulAdd(wv, xv[b], acc[u][r][b]);
+            }
+        }
+    }
+    for (; c + n <= a.cols; c += n) {  // U > 1: whole vectors left over
+        VF xv[NB];
+        for (int b = 0; b < NB; ++b) xv[b] = hn::LoadU(df, a.x + b * a.cols + c);
+        for (int r = 0; r < R; ++r) {
+            const VF wv = load_f32<T>(df, wr[r], c);
+            for (int b = 0; b < NB; ++b) acc[0][r][b] = hn::MulAdd(wv, xv[b], acc[0][r][b]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int b = 0; b < NB; ++b) {
+            VF sum = acc[0][r][b];
+            for (int u = 1; u < U; ++u) sum = hn::Add(sum, acc[u][r][b]);
+            float s = reduce_sum(df, sum);
+            for (int64_t cc = c; cc < a.cols; ++cc) {
+                s += load_scalar<T>(wr[r], cc) * a.x[b * a.cols + cc];
+            }
+            a.y[b * a.rows + r] = s;
+        }
+    }
+}
+
+// Q8_0 weights: each int8 vector is widened to f32 and scaled once per tile.
+// At most 16 lanes so that a vector never straddles a 32-value block.
+template <int R, int NB>
+HWY_INLINE void tile_q8(const TileArgs& a) {
+    const hn::CappedTag<float, 16> df;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const hn::Rebind<int8_t, decltype(df)> d8;
+    using V = hn::Vec<decltype(df)>;
+    constexpr int64_t kB = kQ8BlockSize;
+    const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+    constexpr int64_t kBlockBytes = sizeof(BlockQ8_0);
+    constexpr int64_t kQOffset = offsetof(BlockQ8_0, q);
+    const uint8_t* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = a.w + r * a.w_stride;
+    V acc[R][NB];
+    for (int r = 0; r < R; ++r)
+        for (int b = 0; b < NB; ++b) acc[r][b] = hn::Zero(df);
+
+    const int64_t n_blocks = a.cols / kB;
+    for (int64_t k = 0; k < n_blocks; ++k) {
+        V scale[R];
+        for (int r = 0; r < R; ++r) scale[r] = hn::Set(df, q8_scale(wr[r] + k * kBlockBytes));
+        for (int64_t j = 0; j < kB; j += n) {
+            V xv[NB];
+            for (int b = 0; b < NB; ++b) xv[b] = hn::LoadU(df, a.x + b * a.cols + k * kB + j);
+            for (int r = 0; r < R; ++r) {
+                const int8_t* qs =
+                    reinterpret_cast<const int8_t*>(wr[r] + k * kBlockBytes + kQOffset) + j;
+                const V q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, qs)));
+                const V wv = hn::Mul(q, scale[r]);
+                for (int b = 0; b < NB; ++b) acc[r][b] = hn::MulAdd(wv, xv[b], acc[r][b]);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int b = 0; b < NB; ++b) a.y[b * a.rows + r] = hn::GetLane(hn::SumOfLanes(df, acc[r][b]));
+    }
+}
+
+template <DType T, int R, int NB>
+HWY_INLINE void tile(const TileArgs& a) {
+    if constexpr (T == DType::Q8_0) {
+        tile_q8<R, NB>(a);
+    } else {
+        tile_float<T, R, NB, NB == 1 ? 2 : 1>(a);
+    }
+}
+
+// A row block of R rows against nb <= kBatchChunk activation rows.
+template <DType T, int R>
+HWY_INLINE void row_block(TileArgs a, int64_t nb) {
+    const float* x = a.x;
+    float* y = a.y;
+    int64_t b = 0;
+    for (; b + kTileBatch <= nb; b += kTileBatch) {
+        a.x = x + b * a.cols;
+        a.y = y + b * a.rows;
+        tile<T, R, kTileBatch>(a);
+    }
+    a.x = x + b * a.cols;
+    a.y = y + b * a.rows;
+    switch (nb - b) {
+        case 0: break;
+        case 1: tile<T, R, 1>(a); break;
+        case 2: if constexpr (kTileBatch > 2) tile<T, R, 2>(a); break;
+        default: if constexpr (kTileBatch > 3) tile<T, R, 3>(a); break;
+    }
+}
+
+template <DType T>
+HWY_INLINE void matmul_rows_t(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
+                              int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+    const uint64_t stride = dtype_row_bytes(T, static_cast<uint64_t>(cols));
+    for (int64_t b0 = 0; b0 < n_batch; b0 += kBatchChunk) {
+        const int64_t nb = n_batch - b0 < kBatchChunk ? n_batch - b0 : kBatchChunk;
+        TileArgs a{nullptr, stride, cols, x + b0 * cols, nullptr, rows};
+        int64_t r = r_begin;
+        for (; r + kTileRows <= r_end; r += kTileRows) {
+            a.w = w + r * stride;
+            a.y = y + b0 * rows + r;
+            row_block<T, kTileRows>(a, nb);
+        }
+        for (; r < r_end; ++r) {
+            a.w = w + r * stride;
+            a.y = y + b0 * rows + r;
+            row_block<T, 1>(a, nb);
+        }
+    }
+}
+
+// Rows [r_begin, r_end) of the product; see vase::matmul.
+void matmul_rows(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x,
+                 int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+    const uint8_t* wb = static_cast<const uint8_t*>(w);
+    switch (wtype) {
+        case DType::F32:
+            return matmul_rows_t<DType::F32>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+        case DType::F16:
+            return matmul_rows_t<DType::F16>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+        case DType::BF16:
+            return matmul_rows_t<DType::BF16>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+        case DType::Q8_0:
+            return matmul_rows_t<DType::Q8_0>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+    }
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace vase
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace vase {
+
+HWY_EXPORT(matmul_rows);
+
+void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
+            const float* x, int64_t n_batch, float* y) {
+    assert(wtype != DType::Q8_0 || cols % kQ8BlockSize == 0);
+    if (rows <= 0 || n_batch <= 0) return;
+    auto* rows_fn = &HWY_DYNAMIC_DISPATCH(matmul_rows);
+    // Below ~64 K multiply-adds a dispatch to the pool costs more than it saves.
+    if (pool.size() == 1 || rows * cols * n_batch < (int64_t{1} << 16)) {
+        rows_fn(wtype, w, rows, cols, x, n_batch, y, 0, rows);
+        return;
+    }
+    // Chunks of whole 16-row groups keep each thread's y writes in its own cache lines.
+    pool.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
+        rows_fn(wtype, w, rows, cols, x, n_batch, y, r0, r1);
+    });
+}
+
+}  // namespace vase
+#endif  // HWY_ONCE

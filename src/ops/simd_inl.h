@@ -1,0 +1,78 @@
+// Per-target helpers shared by the Highway kernel files (kernels.cpp,
+// matmul.cpp). Included once per SIMD target through foreach_target.h, hence
+// the toggling include guard instead of #pragma once.
+#if defined(VASE_OPS_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
+#ifdef VASE_OPS_SIMD_INL_H_
+#undef VASE_OPS_SIMD_INL_H_
+#else
+#define VASE_OPS_SIMD_INL_H_
+#endif
+
+#include <hwy/highway.h>
+
+#include <cstddef>
+
+#include "ops/dtype.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace vase {
+namespace HWY_NAMESPACE {
+
+namespace hn = hwy::HWY_NAMESPACE;
+
+using DF = hn::ScalableTag<float>;
+using VF = hn::Vec<DF>;
+
+// AVX-512 has 32 vector registers, the other x86 targets 16: tile sizes depend on it.
+#if HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+inline constexpr int kVectorRegs = 32;
+#else
+inline constexpr int kVectorRegs = 16;
+#endif
+
+HWY_INLINE float reduce_sum(DF df, VF v) { return hn::GetLane(hn::SumOfLanes(df, v)); }
+
+// Lanes(df) elements of a row of `T` from element i on, as f32 (any alignment).
+template <DType T>
+HWY_INLINE VF load_f32(DF df, const void* row, int64_t i) {
+    if constexpr (T == DType::F32) {
+        return hn::LoadU(df, static_cast<const float*>(row) + i);
+    } else if constexpr (T == DType::F16) {
+        const hn::Rebind<hwy::float16_t, DF> dh;
+        return hn::PromoteTo(df, hn::LoadU(dh, static_cast<const hwy::float16_t*>(row) + i));
+    } else {
+        static_assert(T == DType::BF16, "Q8_0 rows are read block by block");
+        const hn::Rebind<hwy::bfloat16_t, DF> dh;
+        return hn::PromoteTo(df, hn::LoadU(dh, static_cast<const hwy::bfloat16_t*>(row) + i));
+    }
+}
+
+// One element, for the tails that do not fill a vector.
+template <DType T>
+HWY_INLINE float load_scalar(const void* row, int64_t i) {
+    if constexpr (T == DType::F32) {
+        return static_cast<const float*>(row)[i];
+    } else if constexpr (T == DType::F16) {
+        return f16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    } else {
+        static_assert(T == DType::BF16, "Q8_0 rows are read block by block");
+        return bf16_to_f32(static_cast<const uint16_t*>(row)[i]);
+    }
+}
+
+// The f16 scale of the Q8_0 block at `block` (34-byte blocks: any alignment).
+HWY_INLINE float q8_scale(const uint8_t* block) {
+    uint16_t bits;
+    std::memcpy(&bits, block + offsetof(BlockQ8_0, scale), sizeof(bits));
+#if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+    return _cvtsh_ss(bits);  // F16C, part of these targets
+#else
+    return f16_to_f32(bits);
+#endif
+}
+
+}  // namespace HWY_NAMESPACE
+}  // namespace vase
+HWY_AFTER_NAMESPACE();
+
+#endif  // VASE_OPS_SIMD_INL_H_
