@@ -64,16 +64,24 @@ Sampler::Sampler(int64_t vocab_size, SamplingParams params)
 }
 
 int32_t Sampler::argmax(const float* logits) const {
-    int32_t best = -1;
-    float best_value = kNegInf;
-    for (int32_t i = 0; i < vocab_size_; ++i) {
-        if (logits[i] > best_value) {  // strict: the lowest id wins ties; NaN never wins
-            best_value = logits[i];
-            best = i;
+    // The maximum first, in independent lanes the compiler can vectorise
+    // (`x > m ? x : m` skips NaN), then the first token that holds it.
+    constexpr int kLanes = 16;
+    const int64_t v = vocab_size_;
+    float lane_max[kLanes];
+    std::fill(lane_max, lane_max + kLanes, kNegInf);
+    int64_t i = 0;
+    for (; i + kLanes <= v; i += kLanes) {
+        for (int l = 0; l < kLanes; ++l) {
+            const float x = logits[i + l];
+            lane_max[l] = x > lane_max[l] ? x : lane_max[l];
         }
     }
-    if (best < 0) fail("sampler: every logit is -inf or NaN; nothing to sample");
-    return best;
+    float best = kNegInf;
+    for (; i < v; ++i) best = logits[i] > best ? logits[i] : best;
+    for (float m : lane_max) best = m > best ? m : best;
+    if (best == kNegInf) fail("sampler: every logit is -inf or NaN; nothing to sample");
+    return static_cast<int32_t>(std::find(logits, logits + v, best) - logits);
 }
 
 // The k-th largest logit (counting repeats): HF's top-k keeps every token at
@@ -84,13 +92,11 @@ float Sampler::top_k_threshold(const float* logits) {
     if (k <= static_cast<size_t>(kHeapTopKMax)) {
         // Min-heap of the k largest seen so far; most logits fail the first test.
         float* heap = kth_.data();
-        size_t size = 0;
-        for (size_t i = 0; i < v; ++i) {
-            const float x = sanitized(logits[i]);
-            if (size < k) {
-                heap[size++] = x;
-                std::push_heap(heap, heap + size, std::greater<float>());
-            } else if (x > heap[0]) {
+        for (size_t i = 0; i < k; ++i) heap[i] = sanitized(logits[i]);
+        std::make_heap(heap, heap + k, std::greater<float>());
+        for (size_t i = k; i < v; ++i) {
+            const float x = logits[i];
+            if (x > heap[0]) {  // NaN never enters
                 std::pop_heap(heap, heap + k, std::greater<float>());
                 heap[k - 1] = x;
                 std::push_heap(heap, heap + k, std::greater<float>());
@@ -149,14 +155,17 @@ size_t Sampler::filter(const float* logits) {
     const bool use_top_k = p.top_k > 0 && p.top_k < vocab_size_;
     const float threshold = use_top_k ? top_k_threshold(logits) : kNegInf;
     size_t n = 0;
-    float max_logit = kNegInf;
-    for (int32_t i = 0; i < vocab_size_; ++i) {
-        const float x = logits[i];
-        if (x > kNegInf && x >= threshold) {  // NaN fails both
-            cand[n++] = {x, i};
-            max_logit = std::max(max_logit, x);
+    if (threshold > kNegInf) {
+        for (int32_t i = 0; i < vocab_size_; ++i) {
+            if (logits[i] >= threshold) cand[n++] = {logits[i], i};  // NaN fails
+        }
+    } else {
+        for (int32_t i = 0; i < vocab_size_; ++i) {
+            if (logits[i] > kNegInf) cand[n++] = {logits[i], i};  // NaN fails
         }
     }
+    float max_logit = kNegInf;
+    for (size_t j = 0; j < n; ++j) max_logit = std::max(max_logit, cand[j].weight);
     if (n == 0) fail("sampler: every logit is -inf or NaN; nothing to sample");
 
     // Temperature and softmax weights (max weight exactly 1).
