@@ -179,10 +179,14 @@ size_t Sampler::filter(const float* logits) {
     }
     const float inv_t = 1.0f / p.temperature;
     double total = 0.0;
-    for (size_t j = 0; j < n; ++j) {
-        cand[j].weight = std::exp((cand[j].weight - max_logit) * inv_t);
-        total += cand[j].weight;
+    if (std::isinf(inv_t)) {
+        // A subnormal temperature: exp((x - max) / T) is 1 for the maximum and 0 otherwise.
+        for (size_t j = 0; j < n; ++j) cand[j].weight = cand[j].weight == max_logit ? 1.0f : 0.0f;
+    } else {
+        for (size_t j = 0; j < n; ++j)
+            cand[j].weight = std::exp((cand[j].weight - max_logit) * inv_t);
     }
+    for (size_t j = 0; j < n; ++j) total += cand[j].weight;
 
     // Top-p: the fewest most likely tokens holding top_p of the mass.
     if (p.top_p < 1.0f) n = top_p_keep(n, static_cast<double>(p.top_p) * total);

@@ -29,11 +29,21 @@ void* operator new(size_t n) {
     if (void* p = std::malloc(n ? n : 1)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](size_t n) { return operator new(n); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, size_t) noexcept { std::free(p); }
-void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void* operator new[](size_t n) {
+    return operator new(n);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, size_t) noexcept {
+    std::free(p);
+}
 
 namespace vase {
 namespace {
@@ -284,6 +294,18 @@ TEST(Sampler, TemperatureSharpensAndFlattens) {
     // p(1) = 1 / (1 + e^(-1/T))
     EXPECT_NEAR(cold.distribution(logits.data())[0].prob, 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
     EXPECT_NEAR(hot.distribution(logits.data())[0].prob, 1.0 / (1.0 + std::exp(-0.5)), 1e-6);
+}
+
+TEST(Sampler, TinyTemperatureIsAlmostGreedy) {
+    const std::vector<float> logits = {1.0f, 3.0f, 3.0f, 2.0f};
+    for (float t : {1e-30f, 1e-45f}) {  // 1 / 1e-45 overflows to inf
+        Sampler s(4, params(t, 0, 1.0f, 0.0f));
+        const std::vector<TokenProb> d = s.distribution(logits.data());
+        ASSERT_EQ(d.size(), 2u) << t;
+        EXPECT_EQ(d[0].id, 1);
+        EXPECT_EQ(d[1].id, 2);
+        EXPECT_DOUBLE_EQ(d[0].prob, 0.5);
+    }
 }
 
 TEST(Sampler, InfiniteAndNaNLogits) {
