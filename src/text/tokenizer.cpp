@@ -27,8 +27,10 @@ const char* const kGpt2SplitRegex =
 
 namespace {
 
-// Ids beyond this are rejected: they would size the id tables absurdly.
+// Ids beyond this are rejected: they would size the id tables absurdly. Ids may also
+// leave no more than kMaxIdGap unused ids beyond the tokens there are.
 constexpr int64_t kMaxTokenId = (int64_t{1} << 24) - 1;
+constexpr int64_t kMaxIdGap = 65536;
 
 // ---------------------------------------------------------------------------
 // UTF-8
@@ -451,6 +453,11 @@ void parse_model(const Json& model, TokenizerSpec& spec) {
         entries.emplace_back(id, token);
         max_id = std::max<int64_t>(max_id, id);
     }
+    // Ids index tables, so a few huge ids must not make them huge.
+    if (max_id >= static_cast<int64_t>(entries.size()) + kMaxIdGap) {
+        fail("{}: model.vocab: ids go up to {} for {} tokens; they should be dense", source, max_id,
+             entries.size());
+    }
     spec.vocab.assign(static_cast<size_t>(max_id + 1), std::string());
     std::vector<bool> used(spec.vocab.size(), false);
     for (auto& [id, token] : entries) {
@@ -711,6 +718,10 @@ Tokenizer::Tokenizer(TokenizerSpec spec_in) : impl_(std::make_unique<Impl>()) {
         }
         if (a.content.empty()) fail("{}: added token {} has empty content", source, a.id);
         size = std::max(size, static_cast<size_t>(a.id) + 1);
+    }
+    if (size > spec.vocab.size() + spec.added.size() + kMaxIdGap) {
+        fail("{}: added token ids go up to {} for {} tokens; they should be dense", source,
+             size - 1, spec.vocab.size() + spec.added.size());
     }
     m.bytes.assign(size, std::string());
     m.special.assign(size, 0);
