@@ -4,10 +4,14 @@ namespace vase {
 
 std::string_view dtype_name(DType type) {
     switch (type) {
-        case DType::F32: return "F32";
-        case DType::F16: return "F16";
-        case DType::BF16: return "BF16";
-        case DType::Q8_0: return "Q8_0";
+        case DType::F32:
+            return "F32";
+        case DType::F16:
+            return "F16";
+        case DType::BF16:
+            return "BF16";
+        case DType::Q8_0:
+            return "Q8_0";
     }
     return "?";
 }
@@ -43,7 +47,7 @@ uint16_t f32_to_f16(float f) {
     std::memcpy(&bits, &f, 4);
     uint32_t sign = (bits >> 16) & 0x8000u;
     uint32_t abs = bits & 0x7fffffffu;
-    if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+    if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);   // NaN
     if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
     if (abs < 0x38800000u) {  // subnormal or zero in f16: round to nearest even
         if (abs < 0x33000000u) return static_cast<uint16_t>(sign);
@@ -57,7 +61,7 @@ uint16_t f32_to_f16(float f) {
         return static_cast<uint16_t>(sign | half);
     }
     uint32_t r = abs + 0xfffu + ((abs >> 13) & 1u);  // round to nearest even
-    r -= 0x38000000u;                                   // rebias 127 -> 15
+    r -= 0x38000000u;                                // rebias 127 -> 15
     return static_cast<uint16_t>(sign | (r >> 13));
 }
 

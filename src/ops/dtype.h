@@ -22,10 +22,13 @@ std::string_view dtype_name(DType type);
 // Bytes of a row of n elements (n must be a multiple of 32 for Q8_0).
 inline uint64_t dtype_row_bytes(DType type, uint64_t n) {
     switch (type) {
-        case DType::F32: return n * 4;
+        case DType::F32:
+            return n * 4;
         case DType::F16:
-        case DType::BF16: return n * 2;
-        case DType::Q8_0: return n / kQ8BlockSize * sizeof(BlockQ8_0);
+        case DType::BF16:
+            return n * 2;
+        case DType::Q8_0:
+            return n / kQ8BlockSize * sizeof(BlockQ8_0);
     }
     return 0;
 }

@@ -21,7 +21,9 @@ HWY_BEFORE_NAMESPACE();
 namespace vase {
 namespace HWY_NAMESPACE {
 
-const char* target_name() { return hwy::TargetName(HWY_TARGET); }
+const char* target_name() {
+    return hwy::TargetName(HWY_TARGET);
+}
 
 float dot_impl(const float* a, const float* b, int64_t n) {
     const DF df;
@@ -194,9 +196,8 @@ HWY_INLINE void scores_tile(const float* q, const uint8_t* keys, uint64_t stride
 
 // out[g][d0 .. d0 + V*N) += sum_s p[g][s] * v_s[same range], s in [s0, s1).
 template <DType T, int G, int V>
-HWY_INLINE void values_tile(const float* p, int64_t n_slots, const uint8_t* values,
-                            uint64_t stride, int64_t head_dim, int64_t d0, int64_t s0, int64_t s1,
-                            float* out) {
+HWY_INLINE void values_tile(const float* p, int64_t n_slots, const uint8_t* values, uint64_t stride,
+                            int64_t head_dim, int64_t d0, int64_t s0, int64_t s1, float* out) {
     const DF df;
     const int64_t N = static_cast<int64_t>(hn::Lanes(df));
     VF acc[G][V];
@@ -245,10 +246,17 @@ HWY_INLINE void for_group_tiles(int64_t group, const Fn& fn) {
     int64_t g = 0;
     for (; g + kGroupTile <= group; g += kGroupTile) fn.template operator()<kGroupTile>(g);
     switch (group - g) {
-        case 1: fn.template operator()<1>(g); break;
-        case 2: fn.template operator()<2>(g); break;
-        case 3: fn.template operator()<3>(g); break;
-        default: break;
+        case 1:
+            fn.template operator()<1>(g);
+            break;
+        case 2:
+            fn.template operator()<2>(g);
+            break;
+        case 3:
+            fn.template operator()<3>(g);
+            break;
+        default:
+            break;
     }
 }
 
@@ -278,8 +286,8 @@ HWY_INLINE void attend_group_t(const float* q, int64_t group, const void* keys, 
 }
 
 void attend_group_impl(const float* q, int64_t group, const void* keys, const void* values,
-                       DType kv_type, int64_t n_slots, int64_t head_dim, float scale,
-                       float* scores, float* out) {
+                       DType kv_type, int64_t n_slots, int64_t head_dim, float scale, float* scores,
+                       float* out) {
     switch (kv_type) {
         case DType::F32:
             return attend_group_t<DType::F32>(q, group, keys, values, n_slots, head_dim, scale,
@@ -290,7 +298,9 @@ void attend_group_impl(const float* q, int64_t group, const void* keys, const vo
         case DType::BF16:
             return attend_group_t<DType::BF16>(q, group, keys, values, n_slots, head_dim, scale,
                                                scores, out);
-        case DType::Q8_0: assert(false && "attend: Q8_0 KV caches are not supported"); return;
+        case DType::Q8_0:
+            assert(false && "attend: Q8_0 KV caches are not supported");
+            return;
     }
 }
 
@@ -310,9 +320,13 @@ HWY_EXPORT(silu_mul_impl);
 HWY_EXPORT(softmax_impl);
 HWY_EXPORT(attend_group_impl);
 
-std::vector<int64_t> simd_targets() { return hwy::SupportedAndGeneratedTargets(); }
+std::vector<int64_t> simd_targets() {
+    return hwy::SupportedAndGeneratedTargets();
+}
 
-const char* simd_target_name() { return HWY_DYNAMIC_DISPATCH(target_name)(); }
+const char* simd_target_name() {
+    return HWY_DYNAMIC_DISPATCH(target_name)();
+}
 
 void force_simd_target(int64_t target) {
     hwy::SetSupportedTargetsForTest(target);
@@ -343,7 +357,9 @@ void silu_mul(const float* gate, const float* up, int64_t n, float* out) {
     HWY_DYNAMIC_DISPATCH(silu_mul_impl)(gate, up, n, out);
 }
 
-void softmax(float* x, int64_t n) { HWY_DYNAMIC_DISPATCH(softmax_impl)(x, n); }
+void softmax(float* x, int64_t n) {
+    HWY_DYNAMIC_DISPATCH(softmax_impl)(x, n);
+}
 
 float dot(const float* a, const float* b, int64_t n) {
     return HWY_DYNAMIC_DISPATCH(dot_impl)(a, b, n);
@@ -355,15 +371,15 @@ void axpy(float a, const float* x, float* y, int64_t n) {
 
 void attend(const float* q, const void* keys, const void* values, DType kv_type, int64_t n_slots,
             int64_t head_dim, float scale, float* scores_scratch, float* out) {
-    HWY_DYNAMIC_DISPATCH(attend_group_impl)(q, 1, keys, values, kv_type, n_slots, head_dim, scale,
-                                            scores_scratch, out);
+    HWY_DYNAMIC_DISPATCH(attend_group_impl)
+    (q, 1, keys, values, kv_type, n_slots, head_dim, scale, scores_scratch, out);
 }
 
 void attend_group(const float* q, int64_t group, const void* keys, const void* values,
                   DType kv_type, int64_t n_slots, int64_t head_dim, float scale,
                   float* scores_scratch, float* out) {
-    HWY_DYNAMIC_DISPATCH(attend_group_impl)(q, group, keys, values, kv_type, n_slots, head_dim,
-                                            scale, scores_scratch, out);
+    HWY_DYNAMIC_DISPATCH(attend_group_impl)
+    (q, group, keys, values, kv_type, n_slots, head_dim, scale, scores_scratch, out);
 }
 
 }  // namespace vase

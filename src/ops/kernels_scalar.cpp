@@ -181,7 +181,8 @@ void attend_group(const float* q, int64_t group, const void* keys, const void* v
 
 void attend(const float* q, const void* keys, const void* values, DType kv_type, int64_t n_slots,
             int64_t head_dim, float scale, float* scores_scratch, float* out) {
-    scalar::attend_group(q, 1, keys, values, kv_type, n_slots, head_dim, scale, scores_scratch, out);
+    scalar::attend_group(q, 1, keys, values, kv_type, n_slots, head_dim, scale, scores_scratch,
+                         out);
 }
 
 }  // namespace scalar

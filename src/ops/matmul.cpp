@@ -122,7 +122,8 @@ HWY_INLINE void tile_q8(const TileArgs& a) {
         }
     }
     for (int r = 0; r < R; ++r) {
-        for (int b = 0; b < NB; ++b) a.y[b * a.rows + r] = hn::GetLane(hn::SumOfLanes(df, acc[r][b]));
+        for (int b = 0; b < NB; ++b)
+            a.y[b * a.rows + r] = hn::GetLane(hn::SumOfLanes(df, acc[r][b]));
     }
 }
 
@@ -149,10 +150,17 @@ HWY_INLINE void row_block(TileArgs a, int64_t nb) {
     a.x = x + b * a.cols;
     a.y = y + b * a.rows;
     switch (nb - b) {
-        case 0: break;
-        case 1: tile<T, R, 1>(a); break;
-        case 2: if constexpr (kTileBatch > 2) tile<T, R, 2>(a); break;
-        default: if constexpr (kTileBatch > 3) tile<T, R, 3>(a); break;
+        case 0:
+            break;
+        case 1:
+            tile<T, R, 1>(a);
+            break;
+        case 2:
+            if constexpr (kTileBatch > 2) tile<T, R, 2>(a);
+            break;
+        default:
+            if constexpr (kTileBatch > 3) tile<T, R, 3>(a);
+            break;
     }
 }
 

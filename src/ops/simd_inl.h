@@ -30,7 +30,9 @@ inline constexpr int kVectorRegs = 32;
 inline constexpr int kVectorRegs = 16;
 #endif
 
-HWY_INLINE float reduce_sum(DF df, VF v) { return hn::GetLane(hn::SumOfLanes(df, v)); }
+HWY_INLINE float reduce_sum(DF df, VF v) {
+    return hn::GetLane(hn::SumOfLanes(df, v));
+}
 
 // Lanes(df) elements of a row of `T` from element i on, as f32 (any alignment).
 template <DType T>

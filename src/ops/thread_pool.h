@@ -18,7 +18,7 @@
 namespace vase {
 
 class ThreadPool {
-public:
+  public:
     // n_threads counts the calling thread: ThreadPool(1) runs everything inline.
     explicit ThreadPool(int n_threads);
     ~ThreadPool();
@@ -58,7 +58,7 @@ public:
         });
     }
 
-private:
+  private:
     using Task = void (*)(void* ctx, int index, int count);
     void dispatch(Task task, void* ctx);
     void worker(int index);

@@ -14,8 +14,12 @@
 namespace vase {
 namespace {
 
-uint32_t bits_of(float f) { return std::bit_cast<uint32_t>(f); }
-float from_bits(uint32_t b) { return std::bit_cast<float>(b); }
+uint32_t bits_of(float f) {
+    return std::bit_cast<uint32_t>(f);
+}
+float from_bits(uint32_t b) {
+    return std::bit_cast<float>(b);
+}
 
 // The value of an f16 encoding from the IEEE 754 definition (exact in double).
 double f16_reference(uint16_t h) {
@@ -80,8 +84,7 @@ TEST(F16, TiesRoundToEvenAndNeighboursRoundToNearest) {
             float s = sign ? -1.0f : 1.0f;
             ASSERT_EQ(f32_to_f16(s * mid), sign | even) << std::hex << h;
             ASSERT_EQ(f32_to_f16(s * std::nextafter(mid, 0.0f)), sign | h) << std::hex << h;
-            ASSERT_EQ(f32_to_f16(s * std::nextafter(mid, 1e30f)), sign | (h + 1))
-                << std::hex << h;
+            ASSERT_EQ(f32_to_f16(s * std::nextafter(mid, 1e30f)), sign | (h + 1)) << std::hex << h;
         }
     }
 }
@@ -98,8 +101,8 @@ TEST(F16, SpecialValues) {
     EXPECT_EQ(f32_to_f16(1e-30f), 0x0000);
     EXPECT_EQ(f32_to_f16(-1e-30f), 0x8000);
     EXPECT_EQ(f32_to_f16(from_bits(0x00000001u)), 0x0000);  // f32 subnormal
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);  // smallest f16 subnormal
-    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);  // half of it: tie to even
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -24)), 0x0001);   // smallest f16 subnormal
+    EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -25)), 0x0000);   // half of it: tie to even
     EXPECT_EQ(f32_to_f16(std::ldexp(1.5f, -25)), 0x0001);
     EXPECT_EQ(f32_to_f16(std::ldexp(1.0f, -14)), 0x0400);  // smallest normal
     EXPECT_EQ(f32_to_f16(1.0f), 0x3c00);
@@ -142,7 +145,7 @@ TEST(BF16, RoundTripAndTiesToEven) {
         if (std::isnan(x)) continue;
         ASSERT_EQ(f32_to_bf16(x), h) << std::hex << h;
         if ((h & 0x7f80u) == 0x7f80u) continue;  // infinity: no upper neighbour
-        uint32_t tie = h << 16 | 0x8000u;         // halfway to the next encoding
+        uint32_t tie = h << 16 | 0x8000u;        // halfway to the next encoding
         uint16_t even = (h & 1u) ? static_cast<uint16_t>(h + 1) : static_cast<uint16_t>(h);
         ASSERT_EQ(f32_to_bf16(from_bits(tie)), even) << std::hex << h;
         ASSERT_EQ(f32_to_bf16(from_bits(tie - 1)), h) << std::hex << h;

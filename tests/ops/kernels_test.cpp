@@ -215,7 +215,8 @@ void attend_reference(const std::vector<float>& q, int64_t group, const std::vec
             m = std::max(m, scale * acc);
         }
         double sum = 0.0;
-        for (int64_t s = 0; s < n_slots; ++s) sum += (p[g * n_slots + s] = std::exp(p[g * n_slots + s] - m));
+        for (int64_t s = 0; s < n_slots; ++s)
+            sum += (p[g * n_slots + s] = std::exp(p[g * n_slots + s] - m));
         for (int64_t s = 0; s < n_slots; ++s) p[g * n_slots + s] /= sum;
         for (int64_t s = 0; s < n_slots; ++s) {
             for (int64_t d = 0; d < head_dim; ++d) {
@@ -265,9 +266,9 @@ TEST_P(Kernels, AttendGroupAllKvTypes) {
                 ASSERT_NEAR(scores_twin[i], p_ref[i], 2e-5 * p_ref[i] + 1e-7);
             }
             for (int64_t i = 0; i < c.group * c.head_dim; ++i) {
-                ASSERT_NEAR(out[i], out_ref[i], 2e-5) << dtype_name(type) << " g=" << c.group
-                                                      << " slots=" << c.n_slots
-                                                      << " hd=" << c.head_dim << " i=" << i;
+                ASSERT_NEAR(out[i], out_ref[i], 2e-5)
+                    << dtype_name(type) << " g=" << c.group << " slots=" << c.n_slots
+                    << " hd=" << c.head_dim << " i=" << i;
                 ASSERT_NEAR(twin[i], out_ref[i], 2e-5);
             }
             ASSERT_TRUE(out.guards_intact(4.0f));
@@ -279,8 +280,8 @@ TEST_P(Kernels, AttendGroupAllKvTypes) {
                 attend(q.data(), kc.data(), vc.data(), type, c.n_slots, c.head_dim, scale,
                        scores1.data(), out1.data());
                 for (int64_t i = 0; i < c.head_dim; ++i) ASSERT_EQ(out1[i], out[i]);
-                scalar::attend(q.data(), kc.data(), vc.data(), type, c.n_slots, c.head_dim,
-                               scale, scores1.data(), out1.data());
+                scalar::attend(q.data(), kc.data(), vc.data(), type, c.n_slots, c.head_dim, scale,
+                               scores1.data(), out1.data());
                 for (int64_t i = 0; i < c.head_dim; ++i) ASSERT_EQ(out1[i], twin[i]);
             }
         }

@@ -19,7 +19,7 @@ namespace vase::test {
 // Fixture parameterised by a Highway target bit; the kernels dispatch to it
 // for the duration of the test.
 class SimdTest : public ::testing::TestWithParam<int64_t> {
-protected:
+  protected:
     void SetUp() override { force_simd_target(GetParam()); }
     void TearDown() override { force_simd_target(0); }
 };
@@ -31,7 +31,7 @@ inline std::string simd_param_name(const ::testing::TestParamInfo<int64_t>& info
     return name;
 }
 
-#define VASE_INSTANTIATE_SIMD_TEST(Suite)                                          \
+#define VASE_INSTANTIATE_SIMD_TEST(Suite)                                         \
     INSTANTIATE_TEST_SUITE_P(Targets, Suite, ::testing::ValuesIn(simd_targets()), \
                              ::vase::test::simd_param_name)
 
@@ -39,7 +39,7 @@ inline std::string simd_param_name(const ::testing::TestParamInfo<int64_t>& info
 // with guard elements around them that tests can check were not touched.
 template <typename T>
 class Buffer {
-public:
+  public:
     static constexpr size_t kGuard = 64;
     Buffer(size_t count, size_t offset, T fill = T{})
         : storage_(count + offset + 2 * kGuard + 64 / sizeof(T) + 1, fill), count_(count) {
@@ -60,7 +60,7 @@ public:
         return true;
     }
 
-private:
+  private:
     std::vector<T> storage_;
     size_t count_;
     T* data_;

@@ -1,0 +1,230 @@
+// Kernel speed at Qwen3-0.6B shapes (hidden 1024, intermediate 3072,
+// vocabulary 151936). Counters:
+//   GB/s     weight bytes read per second (the decode ceiling is the memory
+//            bandwidth that vase_stream measures),
+//   GFLOP/s  2 * rows * cols * batch per second.
+// Decode reads every matrix from memory, not from the caches: "cold"
+// benchmarks cycle through enough copies of the matrix (>= 512 MiB) that
+// none is still cached when it comes round again.
+//
+//   vase_kernels_bench [--threads=N] [google benchmark flags]
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ops/kernels.h"
+#include "util/rng.h"
+
+namespace vase {
+namespace {
+
+int g_threads = 2;
+
+ThreadPool& pool() {
+    static ThreadPool p(g_threads);
+    return p;
+}
+
+struct FreeDeleter {
+    void operator()(void* p) const { std::free(p); }
+};
+using Bytes = std::unique_ptr<uint8_t, FreeDeleter>;
+
+Bytes alloc_bytes(size_t n) {
+    return Bytes(static_cast<uint8_t*>(std::aligned_alloc(64, (n + 63) / 64 * 64)));
+}
+
+// Copies of one random weight matrix, kept between benchmark runs of the same
+// shape (filling hundreds of MiB is slower than the measurement).
+struct MatrixSet {
+    DType type;
+    int64_t rows = 0, cols = 0;
+    uint64_t bytes = 0;
+    std::vector<Bytes> copies;
+};
+
+const MatrixSet& matrices(DType type, int64_t rows, int64_t cols, bool cold) {
+    static MatrixSet set;
+    constexpr uint64_t kColdBytes = uint64_t{512} << 20;
+    const uint64_t bytes = rows * dtype_row_bytes(type, cols);
+    const size_t n_copies = cold ? static_cast<size_t>((kColdBytes + bytes - 1) / bytes) : 1;
+    if (set.type != type || set.rows != rows || set.cols != cols || set.copies.size() < n_copies) {
+        set = MatrixSet{type, rows, cols, bytes, {}};
+        Bytes first = alloc_bytes(bytes);
+        Rng rng(1);
+        std::vector<float> row(cols);
+        for (int64_t r = 0; r < rows; ++r) {
+            for (auto& v : row) v = static_cast<float>(rng.uniform() - 0.5);
+            quantize_row(type, row.data(), cols, first.get() + r * dtype_row_bytes(type, cols));
+        }
+        for (size_t i = 1; i < n_copies; ++i) {
+            set.copies.push_back(alloc_bytes(bytes));
+            std::memcpy(set.copies.back().get(), first.get(), bytes);
+        }
+        set.copies.push_back(std::move(first));
+    }
+    return set;
+}
+
+// Args: dtype, rows, cols, batch, cold.
+void BM_matmul(benchmark::State& state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t rows = state.range(1), cols = state.range(2), batch = state.range(3);
+    const bool cold = state.range(4) != 0;
+    const MatrixSet& w = matrices(type, rows, cols, cold);
+    std::vector<float> x(batch * cols, 0.25f), y(batch * rows);
+    size_t next = 0;
+    for (auto _ : state) {
+        const void* wp = w.copies[next].get();
+        next = next + 1 == w.copies.size() ? 0 : next + 1;
+        matmul(pool(), type, wp, rows, cols, x.data(), batch, y.data());
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GB/s"] = benchmark::Counter(static_cast<double>(w.bytes) * 1e-9,
+                                                benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * rows * cols * batch,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::string(dtype_name(type)) + (cold ? " cold" : " hot") + " " +
+                   simd_target_name());
+}
+
+void matmul_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"dtype", "rows", "cols", "batch", "cold"});
+    for (DType t : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1024, 1024},
+                                  {3072, 1024},
+                                  {1024, 3072},
+                                  {151936, 1024}}) {
+            for (int64_t batch : {1, 16}) {
+                b->Args({static_cast<int64_t>(t), rows, cols, batch, 1});
+            }
+        }
+    }
+    // Hot: the matrix stays in L2/L3, so the figure is the kernel's arithmetic limit.
+    for (DType t : {DType::F32, DType::BF16, DType::Q8_0}) {
+        for (int64_t batch : {1, 16}) b->Args({static_cast<int64_t>(t), 256, 1024, batch, 0});
+    }
+}
+BENCHMARK(BM_matmul)->Apply(matmul_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
+
+// Reference for the GB/s of cold matmuls, measured by the same harness: every
+// pool thread sums its share of a 512 MiB buffer (like vase_stream's read).
+void BM_read_bandwidth(benchmark::State& state) {
+    constexpr int64_t kFloats = int64_t{128} << 20;  // 512 MiB
+    static Bytes buffer = [] {
+        Bytes b = alloc_bytes(kFloats * 4);
+        std::memset(b.get(), 0, kFloats * 4);
+        return b;
+    }();
+    const float* p = reinterpret_cast<const float*>(buffer.get());
+    for (auto _ : state) {
+        pool().parallel_for(kFloats, 1 << 16, [&](int64_t begin, int64_t end) {
+            float s = dot(p + begin, p + begin, end - begin);
+            benchmark::DoNotOptimize(s);
+        });
+    }
+    state.counters["GB/s"] =
+        benchmark::Counter(4e-9 * kFloats, benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::to_string(pool().size()) + " threads");
+}
+BENCHMARK(BM_read_bandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
+
+// One query group over a slot cache. Args: kv dtype, n_slots, group.
+void BM_attend_group(benchmark::State& state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t n_slots = state.range(1), group = state.range(2), head_dim = 128;
+    const uint64_t bytes = dtype_row_bytes(type, n_slots * head_dim);
+    Bytes k = alloc_bytes(bytes), v = alloc_bytes(bytes);
+    std::vector<float> tmp(n_slots * head_dim), q(group * head_dim, 0.1f);
+    Rng rng(2);
+    for (auto& t : tmp) t = static_cast<float>(rng.uniform() - 0.5);
+    quantize_row(type, tmp.data(), n_slots * head_dim, k.get());
+    quantize_row(type, tmp.data(), n_slots * head_dim, v.get());
+    std::vector<float> scores(group * n_slots), out(group * head_dim);
+    for (auto _ : state) {
+        attend_group(q.data(), group, k.get(), v.get(), type, n_slots, head_dim, 0.088f,
+                     scores.data(), out.data());
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["GB/s"] = benchmark::Counter(2e-9 * static_cast<double>(bytes),
+                                                benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::string(dtype_name(type)) + " " + simd_target_name());
+}
+BENCHMARK(BM_attend_group)
+    ->ArgNames({"dtype", "slots", "group"})
+    ->Args({static_cast<int64_t>(DType::F16), 4096, 2})
+    ->Args({static_cast<int64_t>(DType::BF16), 4096, 2})
+    ->Args({static_cast<int64_t>(DType::F32), 4096, 2})
+    ->Args({static_cast<int64_t>(DType::F16), 512, 2})
+    ->Unit(benchmark::kMicrosecond);
+
+// The cost of one pool dispatch with an empty task.
+void BM_dispatch(benchmark::State& state) {
+    int64_t sum = 0;
+    for (auto _ : state) {
+        pool().run([&](int index, int) {
+            if (index == 0) ++sum;
+        });
+    }
+    benchmark::DoNotOptimize(sum);
+    state.SetLabel(std::to_string(pool().size()) + " threads");
+}
+BENCHMARK(BM_dispatch)->UseRealTime();
+
+// Small vector kernels of one decode step at 0.6B sizes.
+void BM_rmsnorm(benchmark::State& state) {
+    std::vector<float> x(1024, 0.5f), w(1024, 1.0f), out(1024);
+    for (auto _ : state) {
+        rmsnorm(x.data(), w.data(), 1024, 1e-6f, out.data());
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+BENCHMARK(BM_rmsnorm);
+
+void BM_rope(benchmark::State& state) {
+    std::vector<float> x(16 * 128, 0.5f), inv_freq(64);
+    for (int i = 0; i < 64; ++i) inv_freq[i] = static_cast<float>(std::pow(1e6, -i / 64.0));
+    for (auto _ : state) {
+        rope(x.data(), 16, 128, 12345, inv_freq.data());
+        benchmark::DoNotOptimize(x.data());
+    }
+}
+BENCHMARK(BM_rope);
+
+void BM_silu_mul(benchmark::State& state) {
+    std::vector<float> g(3072, 0.5f), u(3072, 1.0f), out(3072);
+    for (auto _ : state) {
+        silu_mul(g.data(), u.data(), 3072, out.data());
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+BENCHMARK(BM_silu_mul);
+
+}  // namespace
+}  // namespace vase
+
+int main(int argc, char** argv) {
+    // Our own flag first; the rest goes to Google Benchmark.
+    std::vector<char*> rest;
+    for (int i = 0; i < argc; ++i) {
+        if (std::strncmp(argv[i], "--threads=", 10) == 0) {
+            vase::g_threads = std::atoi(argv[i] + 10);
+            if (vase::g_threads < 1) vase::g_threads = 1;
+        } else {
+            rest.push_back(argv[i]);
+        }
+    }
+    int n = static_cast<int>(rest.size());
+    benchmark::Initialize(&n, rest.data());
+    if (benchmark::ReportUnrecognizedArguments(n, rest.data())) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
