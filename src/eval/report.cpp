@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "eval/runner.h"
 #include "eval/svg_plot.h"
@@ -361,24 +362,27 @@ std::string sample_text(const std::vector<int64_t>& indices) {
 std::string accuracy_svg(const EvalSummary& summary) {
     LineFigure figure;
     figure.title = "pass@1 against the KV-cache budget (mean ± standard error)";
-    std::vector<std::pair<std::string, std::vector<const CellSummary*>>> groups;
-    for (const std::string& task : summary.tasks) {
+    struct Group {
+        std::string name;
+        int64_t problems;
         std::vector<const CellSummary*> cells;
+    };
+    std::vector<Group> groups;
+    for (size_t t = 0; t < summary.tasks.size(); ++t) {
+        Group g{summary.tasks[t], summary.task_problems[t], {}};
         for (const CellSummary& c : summary.cells) {
-            if (c.task == task) cells.push_back(&c);
+            if (c.task == g.name) g.cells.push_back(&c);
         }
-        groups.emplace_back(task, cells);
+        groups.push_back(std::move(g));
     }
     if (summary.tasks.size() > 1) {
-        std::vector<const CellSummary*> cells;
-        for (const CellSummary& c : summary.overall) cells.push_back(&c);
-        groups.emplace_back("all tasks", cells);
+        Group g{"all tasks", summary.problems, {}};
+        for (const CellSummary& c : summary.overall) g.cells.push_back(&c);
+        groups.push_back(std::move(g));
     }
     std::vector<double> budget_ticks(summary.budgets.begin(), summary.budgets.end());
-    for (const auto& [name, cells] : groups) {
+    for (const auto& [name, problems, cells] : groups) {
         LinePanel panel;
-        int64_t problems = 0;
-        for (const CellSummary* c : cells) problems = std::max(problems, c->problems);
         panel.title = fmt::format("{} ({} problem{})", name, problems, problems == 1 ? "" : "s");
         panel.x.label = "KV budget (tokens, log scale)";
         panel.x.scale = AxisScale::kLog2;
@@ -475,6 +479,10 @@ EvalSummary summarize_records(const std::vector<nlohmann::json>& records,
         task_problems[s.task].insert(s.problem_id);
         task_indices[s.task].insert(s.sample);
     }
+    for (const std::string& task : summary.tasks) {
+        summary.task_problems.push_back(static_cast<int64_t>(task_problems[task].size()));
+        summary.problems += summary.task_problems.back();
+    }
     std::map<std::pair<std::string, int64_t>, bool> row_complete;
     for (const std::string& task : summary.tasks) {
         const int64_t expected =
@@ -538,19 +546,14 @@ void write_report(const std::string& dir) {
     md += "![pass@1 against the KV budget](accuracy_vs_budget.svg)\n\n";
     std::vector<const CellSummary*> rows;
     for (const CellSummary& c : summary.overall) rows.push_back(&c);
-    int64_t all_problems = 0;
-    for (const CellSummary& c : summary.overall) all_problems = std::max(all_problems, c.problems);
-    md += fmt::format("## All tasks ({} problems, each weighted equally)\n\n", all_problems);
+    md += fmt::format("## All tasks ({} problems, each weighted equally)\n\n", summary.problems);
     md += markdown_table(rows) + "\n";
-    for (const std::string& task : summary.tasks) {
+    for (size_t t = 0; t < summary.tasks.size(); ++t) {
         rows.clear();
-        int64_t problems = 0;
         for (const CellSummary& c : summary.cells) {
-            if (c.task != task) continue;
-            rows.push_back(&c);
-            problems = std::max(problems, c.problems);
+            if (c.task == summary.tasks[t]) rows.push_back(&c);
         }
-        md += fmt::format("## {} ({} problems)\n\n", task, problems);
+        md += fmt::format("## {} ({} problems)\n\n", summary.tasks[t], summary.task_problems[t]);
         md += markdown_table(rows) + "\n";
     }
     md += "## Value magnitudes\n\n";
@@ -573,6 +576,8 @@ void write_report(const std::string& dir) {
     j["source"] = path;
     j["records"] = summary.records;
     j["tasks"] = summary.tasks;
+    j["task_problems"] = summary.task_problems;
+    j["problems"] = summary.problems;
     j["policies"] = summary.policies;
     j["budgets"] = summary.budgets;
     j["sample_indices"] = summary.sample_indices;

@@ -42,6 +42,8 @@ struct EvalSummary {
     std::string source;  // the records file
     int64_t records = 0;
     std::vector<std::string> tasks;       // in order of first appearance
+    std::vector<int64_t> task_problems;   // distinct problems of each task (parallel to tasks)
+    int64_t problems = 0;                 // distinct problems over all tasks
     std::vector<std::string> policies;    // `full` first, then in order of first appearance
     std::vector<int64_t> budgets;         // every budget > 0 present, ascending
     std::vector<int64_t> sample_indices;  // every sample index present, ascending

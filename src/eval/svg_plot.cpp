@@ -376,7 +376,8 @@ std::string line_panel_svg(const LinePanel& panel, double left, double top, doub
         const SeriesStyle& style = styles.at(panel.series[i].label);
         std::string points;
         for (const Placed& p : placed[i]) {
-            points += (points.empty() ? "" : " ") + px(p.x) + "," + px(p.y);
+            if (!points.empty()) points += ' ';
+            points += px(p.x) + ',' + px(p.y);
         }
         out += fmt::format(
             "<polyline class=\"series\" data-label=\"{}\" points=\"{}\" fill=\"none\" "
