@@ -234,7 +234,9 @@ ValueHistograms collect_histograms(const std::vector<nlohmann::json>& records,
             h.edges = edges;
             h.n_layers = layers.size();
         }
-        const std::string policy = r.value("policy", std::string());
+        const nlohmann::json& policy_json = r.at("policy");  // checked by summarize_records
+        const std::string policy =
+            policy_json.is_string() ? policy_json.get<std::string>() : policy_json.dump();
         auto& sum = h.counts[policy];
         if (sum.empty()) sum.assign(h.n_layers, std::vector<double>(h.edges.size() - 1, 0.0));
         for (size_t layer = 0; layer < layers.size(); ++layer) {
