@@ -243,8 +243,9 @@ TEST_P(Kernels, AttendGroupAllKvTypes) {
             fill_normal(rng, q.data(), q.size());
             fill_normal(rng, k.data(), k.size());
             fill_normal(rng, v.data(), v.size());
-            // The cache in `type` at an odd address; k and v become its exact values.
-            Buffer<uint8_t> kc(bytes, 2), vc(bytes, 6);
+            // The cache in `type`, element-aligned but not vector-aligned; k and v
+            // become its exact values.
+            Buffer<uint8_t> kc(bytes, 4), vc(bytes, 12);
             quantize_row(type, k.data(), elems, kc.data());
             quantize_row(type, v.data(), elems, vc.data());
             dequantize_row(type, kc.data(), elems, k.data());
