@@ -6,6 +6,7 @@
 namespace vase::cli {
 
 void register_generate(CLI::App& app);
+void register_make_model(CLI::App& app);
 void register_evict(CLI::App& app);
 
 

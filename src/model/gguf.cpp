@@ -139,7 +139,7 @@ GgufValue read_value(Cursor& c, GgufType type, const std::string& what, const st
                 if (v.count > c.remaining() / 8) {
                     fail(
                         "{}: {}: array of {} strings cannot fit in the {} bytes left in the "
-                        "file",
+                        "file (corrupt or truncated?)",
                         path, what, v.count, c.remaining());
                 }
                 v.strings.reserve(v.count);
@@ -259,10 +259,12 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
     uint64_t kv_count = c.read<uint64_t>("metadata count");
     // A key/value pair takes at least 13 bytes, a tensor info at least 24.
     if (kv_count > c.remaining() / 13) {
-        fail("{}: metadata count {} is impossible for a file of {} bytes", path, kv_count, size);
+        fail("{}: metadata count {} is impossible for a file of {} bytes (corrupt or truncated?)",
+             path, kv_count, size);
     }
     if (tensor_count > c.remaining() / 24) {
-        fail("{}: tensor count {} is impossible for a file of {} bytes", path, tensor_count, size);
+        fail("{}: tensor count {} is impossible for a file of {} bytes (corrupt or truncated?)",
+             path, tensor_count, size);
     }
 
     for (uint64_t k = 0; k < kv_count; ++k) {
@@ -512,6 +514,65 @@ void GgufWriter::add_i32_array(const std::string& k, const std::vector<int32_t>&
     append_raw(metadata_bytes_, static_cast<uint32_t>(GgufType::I32));
     append_raw<uint64_t>(metadata_bytes_, values.size());
     metadata_bytes_.append(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+}
+
+namespace {
+void append_scalar(std::string& s, GgufType type, const GgufValue& v) {
+    switch (type) {
+        case GgufType::U8:
+        case GgufType::Bool:
+            append_raw(s, static_cast<uint8_t>(v.u));
+            break;
+        case GgufType::U16:
+            append_raw(s, static_cast<uint16_t>(v.u));
+            break;
+        case GgufType::U32:
+            append_raw(s, static_cast<uint32_t>(v.u));
+            break;
+        case GgufType::U64:
+            append_raw(s, v.u);
+            break;
+        case GgufType::I8:
+            append_raw(s, static_cast<int8_t>(v.i));
+            break;
+        case GgufType::I16:
+            append_raw(s, static_cast<int16_t>(v.i));
+            break;
+        case GgufType::I32:
+            append_raw(s, static_cast<int32_t>(v.i));
+            break;
+        case GgufType::I64:
+            append_raw(s, v.i);
+            break;
+        case GgufType::F32:
+            append_raw(s, static_cast<float>(v.f));
+            break;
+        case GgufType::F64:
+            append_raw(s, v.f);
+            break;
+        case GgufType::String:
+            append_string(s, v.str);
+            break;
+        case GgufType::Array:
+            break;
+    }
+}
+}  // namespace
+
+void GgufWriter::add_value(const std::string& k, const GgufValue& v) {
+    key(k, v.type);
+    if (v.type != GgufType::Array) {
+        append_scalar(metadata_bytes_, v.type, v);
+        return;
+    }
+    append_raw(metadata_bytes_, static_cast<uint32_t>(v.element_type));
+    append_raw<uint64_t>(metadata_bytes_, v.count);
+    if (v.element_type == GgufType::String) {
+        for (std::string_view str : v.strings) append_string(metadata_bytes_, str);
+    } else {
+        metadata_bytes_.append(reinterpret_cast<const char*>(v.elements),
+                               v.count * scalar_size(v.element_type));
+    }
 }
 
 void GgufWriter::add_tensor(const std::string& name, DType type,

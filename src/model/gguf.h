@@ -116,6 +116,8 @@ class GgufWriter {
     void add_bool(const std::string& key, bool value);
     void add_string_array(const std::string& key, const std::vector<std::string>& values);
     void add_i32_array(const std::string& key, const std::vector<int32_t>& values);
+    // Any value as GgufFile read it (to copy metadata from one file to another).
+    void add_value(const std::string& key, const GgufValue& value);
     // `shape` in PyTorch order (outermost first); stored reversed as GGUF ne[].
     void add_tensor(const std::string& name, DType type, const std::vector<int64_t>& shape);
 
