@@ -1,7 +1,6 @@
 #include "kv/scoring.h"
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -27,73 +26,132 @@ constexpr float kExpMin = -87.0f;
 
 int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+// Helpers below are always inlined into the clones (whose ABI for 64-byte
+// vectors differs from the baseline's; nothing crosses a call).
+#pragma GCC diagnostic ignored "-Wpsabi"
+
+// GCC/Clang vector extensions: plain arithmetic on 16 (or 8) floats that each
+// target clone lowers to its own registers (1 zmm, 2 ymm or 4 xmm), so the
+// accumulators stay in registers without intrinsics.
+typedef float V16 __attribute__((vector_size(64)));
+typedef int32_t V16i __attribute__((vector_size(64)));
+typedef float V8 __attribute__((vector_size(32)));
+typedef double V8d __attribute__((vector_size(64)));
+
+#define VASE_INLINE inline __attribute__((always_inline))
+
+VASE_INLINE V16 load16(const float* p) {
+    V16 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+VASE_INLINE void store16(float* p, V16 v) { std::memcpy(p, &v, sizeof v); }
+VASE_INLINE V8 load8(const float* p) {
+    V8 v;
+    std::memcpy(&v, p, sizeof v);
+    return v;
+}
+VASE_INLINE void store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
+VASE_INLINE V16 splat(float x) { return V16{} + x; }
+
 // e^x for x <= 0 to about 2 ulp: x = n ln2 + r, |r| <= ln2 / 2, e^r by a
-// degree-6 polynomial, 2^n through the exponent bits. Branch-free so that it
-// vectorises; the same code runs for every candidate, so equal inputs give
-// bit-equal outputs.
-inline float exp_nonpositive(float x) {
-    const float xc = x < kExpMin ? kExpMin : x;
-    const float kShift = 12582912.0f;  // 1.5 * 2^23: adding it rounds to an integer
-    const float n = (xc * 1.44269504088896341f + kShift) - kShift;
-    const float r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
+// degree-6 polynomial, 2^n through the exponent bits. The same code runs for
+// every candidate, so equal inputs give bit-equal outputs. Below kExpMin the
+// result is exactly 0.
+VASE_INLINE V16 exp_nonpositive(V16 x) {
+    const V16 lo = splat(kExpMin);
+    const V16 xc = x < lo ? lo : x;
+    const V16 shift = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
+    const V16 n = (xc * 1.44269504088896341f + shift) - shift;
+    const V16 r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+    V16 p = splat(1.9875691500e-4f);
     p = p * r + 1.3981999507e-3f;
     p = p * r + 8.3334519073e-3f;
     p = p * r + 4.1665795894e-2f;
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
-    const float scale = std::bit_cast<float>(bits);
-    return x < kExpMin ? 0.0f : p * scale;
+    const V16i bits = (__builtin_convertvector(n, V16i) + 127) << 23;
+    V16 scale;
+    std::memcpy(&scale, &bits, sizeof scale);
+    return x < lo ? V16{} : p * scale;
 }
 
-// logits[i][t] = sum_d k_i[d] * q_t[t-block][d], for i < n, t < lanes;
-// col_max[t] = max_i logits[i][t]. q_t: [head_dim, lanes].
+// logits[i][t] = sum_d k_i[d] * q_t[d][t] for i < n, t < lanes (a multiple of
+// kLanes); col_max[t] = max_i logits[i][t]. q_t: [head_dim, lanes].
+// Two candidates share each load of the queries.
 VASE_VECTOR_CLONES
 void logits_pass(const float* keys, int64_t n, int64_t head_dim, const float* q_t, int64_t lanes,
                  float* logits, float* col_max) {
     for (int64_t t = 0; t < lanes; ++t) col_max[t] = -std::numeric_limits<float>::infinity();
-    for (int64_t i = 0; i < n; ++i) {
-        const float* k = keys + i * head_dim;
-        float* row = logits + i * lanes;
-        for (int64_t t0 = 0; t0 < lanes; t0 += 4 * kLanes) {
-            // Up to 64 queries at once: 4-8 independent vector accumulators.
-            const int64_t width = std::min<int64_t>(4 * kLanes, lanes - t0);
-            if (width == 4 * kLanes) {
-                float acc[4 * kLanes] = {};
-                for (int64_t d = 0; d < head_dim; ++d) {
-                    const float kd = k[d];
-                    const float* q = q_t + d * lanes + t0;
-                    for (int64_t l = 0; l < 4 * kLanes; ++l) acc[l] += q[l] * kd;
-                }
-                for (int64_t l = 0; l < 4 * kLanes; ++l) row[t0 + l] = acc[l];
-            } else {
-                for (int64_t b = 0; b < width; b += kLanes) {
-                    float acc[kLanes] = {};
-                    for (int64_t d = 0; d < head_dim; ++d) {
-                        const float kd = k[d];
-                        const float* q = q_t + d * lanes + t0 + b;
-                        for (int64_t l = 0; l < kLanes; ++l) acc[l] += q[l] * kd;
-                    }
-                    for (int64_t l = 0; l < kLanes; ++l) row[t0 + b + l] = acc[l];
-                }
+    int64_t i = 0;
+    for (; i + 2 <= n; i += 2) {
+        const float* ka = keys + i * head_dim;
+        const float* kb = ka + head_dim;
+        float* ra = logits + i * lanes;
+        float* rb = ra + lanes;
+        int64_t t0 = 0;
+        for (; t0 + 4 * kLanes <= lanes; t0 += 4 * kLanes) {
+            V16 a0{}, a1{}, a2{}, a3{}, b0{}, b1{}, b2{}, b3{};
+            for (int64_t d = 0; d < head_dim; ++d) {
+                const float* q = q_t + d * lanes + t0;
+                const V16 q0 = load16(q), q1 = load16(q + 16), q2 = load16(q + 32), q3 = load16(q + 48);
+                const float x = ka[d], y = kb[d];
+                a0 += q0 * x; a1 += q1 * x; a2 += q2 * x; a3 += q3 * x;
+                b0 += q0 * y; b1 += q1 * y; b2 += q2 * y; b3 += q3 * y;
             }
+            store16(ra + t0, a0); store16(ra + t0 + 16, a1);
+            store16(ra + t0 + 32, a2); store16(ra + t0 + 48, a3);
+            store16(rb + t0, b0); store16(rb + t0 + 16, b1);
+            store16(rb + t0 + 32, b2); store16(rb + t0 + 48, b3);
         }
-        for (int64_t t = 0; t < lanes; ++t) col_max[t] = row[t] > col_max[t] ? row[t] : col_max[t];
+        for (; t0 < lanes; t0 += kLanes) {
+            V16 a{}, b{};
+            for (int64_t d = 0; d < head_dim; ++d) {
+                const V16 q = load16(q_t + d * lanes + t0);
+                a += q * ka[d];
+                b += q * kb[d];
+            }
+            store16(ra + t0, a);
+            store16(rb + t0, b);
+        }
+    }
+    for (; i < n; ++i) {  // the last candidate of an odd count: same arithmetic
+        const float* ka = keys + i * head_dim;
+        float* ra = logits + i * lanes;
+        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) {
+            V16 a{};
+            for (int64_t d = 0; d < head_dim; ++d) a += load16(q_t + d * lanes + t0) * ka[d];
+            store16(ra + t0, a);
+        }
+    }
+    for (int64_t r = 0; r < n; ++r) {
+        const float* row = logits + r * lanes;
+        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) {
+            const V16 v = load16(row + t0);
+            const V16 m = load16(col_max + t0);
+            store16(col_max + t0, v > m ? v : m);
+        }
     }
 }
 
-// logits[i][t] = exp(logits[i][t] - col_max[t]); col_sum[t] = sum_i of them.
+// logits[i][t] = exp(logits[i][t] - col_max[t]); col_sum[t] = sum_i of them (double).
 VASE_VECTOR_CLONES
 void exp_pass(float* logits, int64_t n, int64_t lanes, const float* col_max, double* col_sum) {
     for (int64_t t = 0; t < lanes; ++t) col_sum[t] = 0.0;
-    for (int64_t i = 0; i < n; ++i) {
-        float* row = logits + i * lanes;
-        for (int64_t t = 0; t < lanes; ++t) {
-            const float e = exp_nonpositive(row[t] - col_max[t]);
-            row[t] = e;
-            col_sum[t] += static_cast<double>(e);
+    for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) {
+        const V16 m = load16(col_max + t0);
+        V8d s0{}, s1{};
+        for (int64_t i = 0; i < n; ++i) {
+            float* row = logits + i * lanes + t0;
+            const V16 e = exp_nonpositive(load16(row) - m);
+            store16(row, e);
+            s0 += __builtin_convertvector(load8(row), V8d);
+            s1 += __builtin_convertvector(load8(row + 8), V8d);
+        }
+        for (int l = 0; l < 8; ++l) {
+            col_sum[t0 + l] = s0[l];
+            col_sum[t0 + 8 + l] = s1[l];
         }
     }
 }
@@ -104,17 +162,16 @@ void weighted_rows_pass(const float* logits, int64_t n, int64_t lanes, const flo
                         double* out) {
     for (int64_t i = 0; i < n; ++i) {
         const float* row = logits + i * lanes;
-        float part[kLanes] = {};
-        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) {
-            for (int64_t l = 0; l < kLanes; ++l) part[l] += row[t0 + l] * weight[t0 + l];
-        }
+        V16 part{};
+        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) part += load16(row + t0) * load16(weight + t0);
         float s = 0.0f;
-        for (int64_t l = 0; l < kLanes; ++l) s += part[l];
+        for (int l = 0; l < kLanes; ++l) s += part[l];
         out[i] += static_cast<double>(s);
     }
 }
 
-// proj[c] = sum_d x[d] g[d][c] for c < g_stride, for x = k_i and x = v_i.
+// out[i] = |k_i G|^2 * |v_i G|^2 with g: [head_dim, g_stride], g_stride a
+// multiple of 8 (zero columns past the rank add nothing).
 VASE_VECTOR_CLONES
 void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_dim, const float* g,
               int64_t g_stride, float* proj, double* out) {
@@ -123,15 +180,28 @@ void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_di
     for (int64_t i = 0; i < n; ++i) {
         const float* k = keys + i * head_dim;
         const float* v = values + i * head_dim;
-        for (int64_t c = 0; c < g_stride; ++c) pk[c] = pv[c] = 0.0f;
-        for (int64_t d = 0; d < head_dim; ++d) {
-            const float kd = k[d];
-            const float vd = v[d];
-            const float* gr = g + d * g_stride;
-            for (int64_t c = 0; c < g_stride; ++c) {
-                pk[c] += gr[c] * kd;
-                pv[c] += gr[c] * vd;
+        int64_t c0 = 0;
+        for (; c0 + 24 <= g_stride; c0 += 24) {
+            V8 k0{}, k1{}, k2{}, v0{}, v1{}, v2{};
+            for (int64_t d = 0; d < head_dim; ++d) {
+                const float* gr = g + d * g_stride + c0;
+                const V8 g0 = load8(gr), g1 = load8(gr + 8), g2 = load8(gr + 16);
+                const float x = k[d], y = v[d];
+                k0 += g0 * x; k1 += g1 * x; k2 += g2 * x;
+                v0 += g0 * y; v1 += g1 * y; v2 += g2 * y;
             }
+            store8(pk + c0, k0); store8(pk + c0 + 8, k1); store8(pk + c0 + 16, k2);
+            store8(pv + c0, v0); store8(pv + c0 + 8, v1); store8(pv + c0 + 16, v2);
+        }
+        for (; c0 < g_stride; c0 += 8) {
+            V8 k0{}, v0{};
+            for (int64_t d = 0; d < head_dim; ++d) {
+                const V8 g0 = load8(g + d * g_stride + c0);
+                k0 += g0 * k[d];
+                v0 += g0 * v[d];
+            }
+            store8(pk + c0, k0);
+            store8(pv + c0, v0);
         }
         double k2 = 0.0;
         double v2 = 0.0;
@@ -140,6 +210,85 @@ void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_di
             v2 += static_cast<double>(pv[c]) * pv[c];
         }
         out[i] = k2 * v2;
+    }
+}
+
+// out[i] = max_d v_i[d] - min_d v_i[d] (in double), head_dim a multiple of 16.
+VASE_VECTOR_CLONES
+void value_ranges(const float* values, int64_t n, int64_t head_dim, double* out) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float* v = values + i * head_dim;
+        V16 lo = load16(v);
+        V16 hi = lo;
+        for (int64_t d = kLanes; d < head_dim; d += kLanes) {
+            const V16 x = load16(v + d);
+            lo = x < lo ? x : lo;
+            hi = x > hi ? x : hi;
+        }
+        float mn = lo[0], mx = hi[0];
+        for (int l = 1; l < kLanes; ++l) {
+            mn = std::min(mn, lo[l]);
+            mx = std::max(mx, hi[l]);
+        }
+        out[i] = static_cast<double>(mx) - static_cast<double>(mn);
+    }
+}
+
+// Sum of the lanes of a partial-sum vector, in a fixed order.
+VASE_INLINE double lane_sum(V8d v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+// sum_d x[d] * y[d] in double, 8 partial sums.
+VASE_INLINE double dot_f64(const float* x, const double* y, int64_t n, double scale_x) {
+    V8d acc{};
+    int64_t d = 0;
+    for (; d + 8 <= n; d += 8) {
+        V8d xv = __builtin_convertvector(load8(x + d), V8d) * scale_x;
+        V8d yv;
+        std::memcpy(&yv, y + d, sizeof yv);
+        acc += xv * yv;
+    }
+    double s = lane_sum(acc);
+    for (; d < n; ++d) s += static_cast<double>(x[d]) * scale_x * y[d];
+    return s;
+}
+
+VASE_INLINE double norm2_f64(const float* x, int64_t n) {
+    V8d acc{};
+    int64_t d = 0;
+    for (; d + 8 <= n; d += 8) {
+        const V8d xv = __builtin_convertvector(load8(x + d), V8d);
+        acc += xv * xv;
+    }
+    double s = lane_sum(acc);
+    for (; d < n; ++d) s += static_cast<double>(x[d]) * x[d];
+    return s;
+}
+
+// inv_norm[i] = 1 / (|k_i| + 1e-8); key_sum = sum_i k_i * inv_norm[i].
+VASE_VECTOR_CLONES
+void key_sum_pass(const float* keys, int64_t n, int64_t head_dim, double* inv_norm,
+                  double* key_sum) {
+    std::fill(key_sum, key_sum + head_dim, 0.0);
+    for (int64_t i = 0; i < n; ++i) {
+        const float* k = keys + i * head_dim;
+        const double inv = 1.0 / (std::sqrt(norm2_f64(k, head_dim)) + 1e-8);
+        inv_norm[i] = inv;
+        for (int64_t d = 0; d < head_dim; ++d) key_sum[d] += static_cast<double>(k[d]) * inv;
+    }
+}
+
+// r[i] = key_sum . khat_i - khat_i . khat_i  (r holds inv_norm on entry).
+VASE_VECTOR_CLONES
+void redundancy_pass(const float* keys, int64_t n, int64_t head_dim, const double* key_sum,
+                     double* r) {
+    for (int64_t i = 0; i < n; ++i) {
+        const float* k = keys + i * head_dim;
+        const double inv = r[i];
+        const double with_self = dot_f64(k, key_sum, head_dim, inv);
+        const double self = norm2_f64(k, head_dim) * inv * inv;
+        r[i] = with_self - self;
     }
 }
 
@@ -215,6 +364,10 @@ void smooth_scores(const double* in, int64_t n, double* out) {
 
 void value_magnitude(Magnitude kind, const float* values, int64_t n, int64_t head_dim,
                      double* out) {
+    if (kind == Magnitude::kRange && head_dim % kLanes == 0) {
+        value_ranges(values, n, head_dim, out);
+        return;
+    }
     for (int64_t i = 0; i < n; ++i) {
         const float* v = values + i * head_dim;
         switch (kind) {
@@ -253,29 +406,12 @@ void value_magnitude(Magnitude kind, const float* values, int64_t n, int64_t hea
 void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_sum,
                     double* out) {
     if (n == 0) return;
-    auto inv_norm = [&](const float* k) {
-        double s = 0.0;
-        for (int64_t d = 0; d < head_dim; ++d) s += static_cast<double>(k[d]) * k[d];
-        return 1.0 / (std::sqrt(s) + 1e-8);
-    };
-    std::fill(key_sum, key_sum + head_dim, 0.0);
-    for (int64_t i = 0; i < n; ++i) {
-        const float* k = keys + i * head_dim;
-        const double inv = inv_norm(k);
-        for (int64_t d = 0; d < head_dim; ++d) key_sum[d] += k[d] * inv;
-    }
+    // out holds 1 / (|k_i| + 1e-8) until it receives r_i.
+    key_sum_pass(keys, n, head_dim, out, key_sum);
+    redundancy_pass(keys, n, head_dim, key_sum, out);
     double max_r = -std::numeric_limits<double>::infinity();
     for (int64_t i = 0; i < n; ++i) {
-        const float* k = keys + i * head_dim;
-        const double inv = inv_norm(k);
-        double with_self = 0.0;
-        double self = 0.0;
-        for (int64_t d = 0; d < head_dim; ++d) {
-            const double kh = k[d] * inv;
-            with_self += key_sum[d] * kh;
-            self += kh * kh;
-        }
-        out[i] = (with_self - self) / static_cast<double>(n);
+        out[i] /= static_cast<double>(n);
         max_r = std::max(max_r, out[i]);
     }
     double total = 0.0;
