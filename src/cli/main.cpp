@@ -13,9 +13,12 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show the help of every command");
     // One line per command (each in its own cmd_*.cpp).
+    vase::cli::register_generate(app);
+    vase::cli::register_eval(app);
     vase::cli::register_make_model(app);
     vase::cli::register_evict(app);
     vase::cli::register_tokenize(app);
+    vase::cli::register_grade(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

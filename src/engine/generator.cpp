@@ -79,7 +79,7 @@ Generator::Generator(Engine& engine, const GenerateOptions& options, int64_t pro
         kv.seed = options_.kv.seed + offset;
         sp.seed = options_.sampling.seed + offset;
         if (!options_.sequence_seeds.empty()) kv.seed = sp.seed = options_.sequence_seeds[s];
-        seq.evictor = std::make_unique<Evictor>(kv, shape);
+        seq.evictor = std::make_unique<Evictor>(kv, shape, engine.pool().size());
         seq.sampler = std::make_unique<Sampler>(vocab_, sp);
         if (options.reference) seq.reference = std::make_unique<ReferenceQwen3>(engine.weights());
         seq.tokens.reserve(static_cast<size_t>(options.max_new_tokens) + 1);
@@ -162,7 +162,7 @@ void Generator::step() {
             std::memcpy(&logits_[static_cast<size_t>(row_sequence_[r]) * vocab_], out + r * vocab_,
                         static_cast<size_t>(vocab_) * sizeof(float));
             seq.length += 1;
-            seq.evictor->after_decode_step(*seq.cache, seq.length);
+            seq.evictor->after_decode_step(*seq.cache, seq.length, &engine_.pool());
         }
     }
     timings_.decode_steps += 1;

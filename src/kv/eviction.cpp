@@ -29,10 +29,12 @@ int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t
     return std::max<int64_t>(1, std::min(whole, std::max(prompt_len, params.budget) + params.window));
 }
 
-Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape) : params_(params) {
+Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape, int n_threads)
+    : params_(params) {
+    params_.validate();
     policy_ = make_policy(params_, shape.n_layers, shape.n_kv_heads, shape.head_dim,
-                          std::max<int64_t>(0, shape.capacity - params_.window), shape.n_q_heads,
-                          shape.query_window);
+                          std::max<int64_t>(1, shape.capacity - params_.window), shape.n_q_heads,
+                          std::max<int64_t>(1, shape.query_window), n_threads);
     if (policy_->evicts()) {
         kept_.resize(static_cast<size_t>(shape.n_kv_heads *
                                           std::max<int64_t>(0, params_.budget - params_.window)));
@@ -50,18 +52,18 @@ void Evictor::after_prefill(const KvCache& cache) {
     stats_.final_slots = cache.size();
 }
 
-void Evictor::after_decode_step(KvCache& cache, int64_t sequence_length) {
+void Evictor::after_decode_step(KvCache& cache, int64_t sequence_length, ThreadPool* pool) {
     // The step attended to every slot it had (its own included).
     stats_.decode_steps += 1;
     stats_.attended_fraction_sum +=
         static_cast<double>(cache.size()) / static_cast<double>(std::max<int64_t>(1, sequence_length));
     stats_.peak_slots = std::max(stats_.peak_slots, cache.size());
     const int64_t n = cache.size();
-    if (policy_->evicts() && n > params_.budget && n % params_.window == 0) run_pass(cache);
+    if (policy_->evicts() && n > params_.budget && n % params_.window == 0) run_pass(cache, pool);
     stats_.final_slots = cache.size();
 }
 
-void Evictor::run_pass(KvCache& cache) {
+void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
     auto t0 = std::chrono::steady_clock::now();
     const KvCacheShape& s = cache.shape();
     const int64_t n = cache.size();
@@ -82,7 +84,7 @@ void Evictor::run_pass(KvCache& cache) {
         view.queries = cache.queries(layer);
         view.n_queries = cache.n_queries(layer);
         view.q_head_stride = cache.query_head_stride();
-        policy_->select(view, keep, kept_.data());
+        policy_->select(view, keep, kept_.data(), pool);
         cache.compact_layer(layer, kept_.data(), keep, n_candidates);
     }
     cache.set_size(params_.budget);

@@ -15,6 +15,8 @@
 
 namespace vase {
 
+class ThreadPool;
+
 struct CacheStats {
     std::string policy;
     int64_t budget = 0;
@@ -43,20 +45,21 @@ int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t
 
 class Evictor {
 public:
-    Evictor(const EvictionParams& params, const KvCacheShape& shape);
+    // n_threads: the most threads a pass may use (the pool given to after_decode_step).
+    Evictor(const EvictionParams& params, const KvCacheShape& shape, int n_threads);
 
     bool evicts() const { return policy_->evicts(); }
     const EvictionParams& params() const { return params_; }
 
     // After a decode step was committed: records sparsity, and runs one pass
     // over every layer if the cache holds n > budget tokens and n % window == 0.
-    void after_decode_step(KvCache& cache, int64_t sequence_length);
+    void after_decode_step(KvCache& cache, int64_t sequence_length, ThreadPool* pool);
     void after_prefill(const KvCache& cache);
 
     const CacheStats& stats() const { return stats_; }
 
 private:
-    void run_pass(KvCache& cache);
+    void run_pass(KvCache& cache, ThreadPool* pool);
 
     EvictionParams params_;
     std::unique_ptr<EvictionPolicy> policy_;

@@ -89,7 +89,7 @@ std::vector<float> ReferenceQwen3::forward(int32_t token, int64_t pos) {
     const float eps = static_cast<float>(c.rms_norm_eps);
     if (token < 0 || token >= c.vocab_size) fail("token id {} is outside the vocabulary", token);
 
-    std::vector<float> x(dim), xb(dim), row(std::max(dim, c.intermediate_size));
+    std::vector<float> x(dim), xb(dim), row(std::max({dim, c.intermediate_size, nh * hd}));
     std::vector<float> q(nh * hd), k(nkv * hd), v(nkv * hd), att(nh * hd);
     std::vector<float> hb(c.intermediate_size), hb2(c.intermediate_size);
 
