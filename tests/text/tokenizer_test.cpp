@@ -135,7 +135,8 @@ TEST_F(Qwen3Tokenizer, RoundTrip) {
         "",
         " ",
         "The quick brown fox jumps over the lazy dog.\n",
-        "Ünïcödé — “quotes” 😀 👩🏽‍💻 🇯🇵 中文 日本語 한국어 العربية "
+        "Ünïcödé — “quotes” 😀 👩🏽‍💻 🇯🇵 中文 日本語 한국어 "
+        "العربية "
         "עברית",
         std::string("nul\0byte", 8),
         "\t\t\n\r\n   \n",
