@@ -275,6 +275,13 @@ Checkpoint load_hf_directory(const std::string& dir, const LoadOptions& options)
     const std::string tokenizer_path = join_path(dir, "tokenizer.json");
     if (!fs::exists(tokenizer_path, ec)) fail("{}: no tokenizer.json in the model directory", dir);
     ckpt.tokenizer = read_hf_tokenizer(tokenizer_path);
+    // Every id the tokenizer can produce must have an embedding row.
+    int64_t max_id = static_cast<int64_t>(ckpt.tokenizer.vocab.size()) - 1;
+    for (const AddedToken& a : ckpt.tokenizer.added) max_id = std::max<int64_t>(max_id, a.id);
+    if (max_id >= ckpt.config.vocab_size) {
+        fail("{}: the tokenizer has ids up to {} but config.json says vocab_size = {}",
+             tokenizer_path, max_id, ckpt.config.vocab_size);
+    }
 
     HfTokenizerConfig tok_config;
     const std::string tok_config_path = join_path(dir, "tokenizer_config.json");
@@ -626,6 +633,11 @@ Checkpoint load_checkpoint(const std::string& path, const LoadOptions& options) 
     std::error_code ec;
     if (fs::is_directory(path, ec)) return load_hf_directory(path, options);
     if (!fs::exists(path, ec)) fail("{}: no such file or directory", path);
+    const fs::path p(path);
+    if (p.extension() == ".safetensors" || p.extension() == ".json") {
+        fail("{}: give the model directory ({}), not a file inside it", path,
+             p.parent_path().empty() ? "." : p.parent_path().string());
+    }
     return load_gguf(path, options);
 }
 

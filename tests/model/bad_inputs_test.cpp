@@ -141,6 +141,17 @@ TEST_F(BadHf, InconsistentConfigNumbers) {
     expect_load_error({"config.json", "num_hidden_layers = -2"});
 }
 
+TEST_F(BadHf, VocabularySmallerThanTheTokenizer) {
+    edit_json("config.json", [](json& j) { j["vocab_size"] = 200; });
+    expect_load_error({"tokenizer.json", "ids up to 262", "vocab_size = 200"});
+}
+
+TEST_F(BadHf, AFileInsideTheDirectoryInsteadOfTheDirectory) {
+    EXPECT_VASE_ERROR(load_checkpoint(file("model.safetensors")), "model.safetensors",
+                      "give the model directory");
+    EXPECT_VASE_ERROR(load_checkpoint(file("config.json")), "give the model directory");
+}
+
 TEST_F(BadHf, AttentionBiasIsRefused) {
     edit_json("config.json", [](json& j) { j["attention_bias"] = true; });
     expect_load_error({"config.json", "attention_bias"});
