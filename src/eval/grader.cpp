@@ -1417,7 +1417,9 @@ class Answer {
         if (sides.size() > 1) {
             if (is_names(t, sides[0].first, sides[0].second))
                 return parse(sides.back().first, sides.back().second, depth + 1);
-            if (sides.size() != 2) return item;
+            if (sides.size() != 2 || sides[0].first == sides[0].second ||
+                sides[1].first == sides[1].second)
+                return item;  // "a = b = c", "= 5", "x =": text
             Item equation = item;
             equation.kind = Kind::Equation;
             equation.parts.push_back(parse(sides[0].first, sides[0].second, depth + 1));
@@ -1587,7 +1589,7 @@ bool multiset_equal(const Answer& A, const std::vector<Item>& xs, const Answer& 
 }
 
 bool words_equal(const std::string& x, const std::string& y) {
-    if (x.size() != y.size()) return false;
+    if (x.empty() || x.size() != y.size()) return false;
     for (size_t i = 0; i < x.size(); ++i) {
         if (lower(x[i]) != lower(y[i])) return false;
         if (!is_letter(x[i]) && x[i] != ' ') return false;

@@ -318,6 +318,9 @@ const EquivCase kEquivCases[] = {
     {"", "5", false},
     {"5", "", false},
     {"{", "}", false},
+    {"1\\%\\in", "=1", false},  // relations with an empty side are text
+    {"x =", "x =", true},
+    {"=", "= ", true},
 };
 
 TEST(AnswersEquivalent, Table) {
