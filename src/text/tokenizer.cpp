@@ -448,9 +448,15 @@ void parse_model(const Json& model, TokenizerSpec& spec) {
     int64_t max_id = -1;
     std::vector<std::pair<int32_t, std::string>> entries;
     entries.reserve(vocab.size());
-    for (const auto& [token, value] : vocab.items()) {
-        const int32_t id = require_id(value, fmt::format("model.vocab[\"{}\"]", token), source);
-        entries.emplace_back(id, token);
+    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+        const Json& value = it.value();
+        // The common case first: formatting a name for every entry would cost more
+        // than the parse.
+        const int32_t id =
+            value.is_number_unsigned() && value.get<uint64_t>() <= kMaxTokenId
+                ? static_cast<int32_t>(value.get<uint64_t>())
+                : require_id(value, fmt::format("model.vocab[\"{}\"]", it.key()), source);
+        entries.emplace_back(id, it.key());
         max_id = std::max<int64_t>(max_id, id);
     }
     // Ids index tables, so a few huge ids must not make them huge.
