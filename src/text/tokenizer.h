@@ -24,8 +24,8 @@ struct AddedToken {
 
 // Everything a tokenizer is made of, from tokenizer.json or GGUF metadata.
 struct TokenizerSpec {
-    std::vector<std::string>
-        vocab;  // id -> token in byte-level (GPT-2 unicode) form; "" = unused id
+    // id -> token in byte-level (GPT-2 unicode) form; "" = unused id
+    std::vector<std::string> vocab;
     std::vector<std::string> merges;  // "left right", by rank (index)
     std::vector<AddedToken> added;
     std::string split_regex = kQwen2SplitRegex;
@@ -46,8 +46,7 @@ TokenizerSpec parse_hf_tokenizer_json(std::string_view json_text, const std::str
 //     its bytes by merge rank.
 // Input that is not valid UTF-8 (which HF cannot receive) does not fail: every invalid
 // byte becomes its own single-byte token and splits the text like an added token, so
-// decode(encode(x)) == x for any bytes x that are NFC (or contain no invalid bytes).
-
+// decode(encode(x)) == x for any bytes x whose valid stretches are NFC.
 class Tokenizer {
   public:
     explicit Tokenizer(TokenizerSpec spec);  // throws vase::Error on an inconsistent spec
