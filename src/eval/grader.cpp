@@ -272,14 +272,14 @@ bool is_text_wrapper(std::string_view name) {
            std::end(kTextWrappers);
 }
 
-// Units dropped from the end of an answer (a trailing "s" is also accepted).
+// Units dropped from the end of an answer; a trailing "s" is also accepted ("inche" + s).
 constexpr std::string_view kUnitWords[] = {
     "cm",     "mm",     "km",    "meter",  "metre", "inch",   "inche",  "ft",      "feet",
     "foot",   "yard",   "yd",    "mile",   "mph",   "kph",    "unit",   "square",  "sq",
     "cubic",  "degree", "deg",   "dollar", "cent",  "hour",   "hr",     "minute",  "min",
     "second", "sec",    "day",   "week",   "month", "year",   "gram",   "kg",      "mg",
     "pound",  "lb",     "ounce", "oz",     "liter", "litre",  "ml",     "gallon",  "per",
-    "radian", "point",  "mile",  "cup",    "acre",  "person", "people", "student", "way",
+    "radian", "point",  "cup",   "tsp",    "acre",  "person", "people", "student", "way",
 };
 
 bool is_unit_word(std::string word) {
