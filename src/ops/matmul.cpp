@@ -59,9 +59,11 @@ HWY_INLINE void tile_float(const TileArgs& a) {
     for (; c + U * n <= a.cols; c += U * n) {
         for (int u = 0; u < U; ++u) {
             VF xv[NB];
-            for (int b = 0; b < NB; ++b) xv[b] = hn::LoadU(df, a.x + b * a.cols + c + u * n);
+            for (int b = 0; b < NB; ++b) {
+                xv[b] = in_register(hn::LoadU(df, a.x + b * a.cols + c + u * n));
+            }
             for (int r = 0; r < R; ++r) {
-                const VF wv = load_f32<T>(df, wr[r], c + u * n);
+                const VF wv = in_register(load_f32<T>(df, wr[r], c + u * n));
                 for (int b = 0; b < NB; ++b) acc[u][r][b] = hn::MulAdd(wv, xv[b], acc[u][r][b]);
             }
         }
@@ -108,7 +110,7 @@ HWY_INLINE void tile_q8(const TileArgs& a) {
     const int64_t n_blocks = a.cols / kB;
     for (int64_t k = 0; k < n_blocks; ++k) {
         V scale[R];
-        for (int r = 0; r < R; ++r) scale[r] = hn::Set(df, q8_scale(wr[r] + k * kBlockBytes));
+        for (int r = 0; r < R; ++r) scale[r] = q8_scale(df, wr[r] + k * kBlockBytes);
         for (int64_t j = 0; j < kB; j += n) {
             V xv[NB];
             for (int b = 0; b < NB; ++b) xv[b] = hn::LoadU(df, a.x + b * a.cols + k * kB + j);
@@ -127,9 +129,48 @@ HWY_INLINE void tile_q8(const TileArgs& a) {
     }
 }
 
+// Q8_0 against one activation row: the block's dot product in f32 first,
+// then one multiply-add by the block scale (rather than scaling each weight).
+template <int R>
+HWY_INLINE void tile_q8_vec(const TileArgs& a) {
+    const hn::CappedTag<float, 16> df;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const hn::Rebind<int8_t, decltype(df)> d8;
+    using V = hn::Vec<decltype(df)>;
+    constexpr int64_t kB = kQ8BlockSize;
+    constexpr int64_t kVecs = kB / hn::MaxLanes(df);
+    constexpr int64_t kBlockBytes = sizeof(BlockQ8_0);
+    constexpr int64_t kQOffset = offsetof(BlockQ8_0, q);
+    const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+    const uint8_t* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = a.w + r * a.w_stride;
+    V acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = hn::Zero(df);
+
+    const int64_t n_blocks = a.cols / kB;
+    for (int64_t k = 0; k < n_blocks; ++k) {
+        V xv[kVecs];
+        for (int64_t j = 0; j < kVecs; ++j)
+            xv[j] = in_register(hn::LoadU(df, a.x + k * kB + j * n));
+        for (int r = 0; r < R; ++r) {
+            const uint8_t* block = wr[r] + k * kBlockBytes;
+            const int8_t* qs = reinterpret_cast<const int8_t*>(block + kQOffset);
+            V dot = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, qs))), xv[0]);
+            for (int64_t j = 1; j < kVecs; ++j) {
+                const V q = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, qs + j * n)));
+                dot = hn::MulAdd(q, xv[j], dot);
+            }
+            acc[r] = hn::MulAdd(dot, q8_scale(df, block), acc[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) a.y[r] = hn::GetLane(hn::SumOfLanes(df, acc[r]));
+}
+
 template <DType T, int R, int NB>
 HWY_INLINE void tile(const TileArgs& a) {
-    if constexpr (T == DType::Q8_0) {
+    if constexpr (T == DType::Q8_0 && NB == 1) {
+        tile_q8_vec<R>(a);
+    } else if constexpr (T == DType::Q8_0) {
         tile_q8<R, NB>(a);
     } else {
         tile_float<T, R, NB, NB == 1 ? 2 : 1>(a);

@@ -34,6 +34,17 @@ HWY_INLINE float reduce_sum(DF df, VF v) {
     return hn::GetLane(hn::SumOfLanes(df, v));
 }
 
+// Keeps a loaded vector in a register. Without this GCC folds a load that
+// feeds several FMAs into each of them as a memory operand, doubling the
+// loads of a matmul tile.
+template <class V>
+HWY_INLINE V in_register(V v) {
+#if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
+    asm("" : "+v"(v.raw));
+#endif
+    return v;
+}
+
 // Lanes(df) elements of a row of `T` from element i on, as f32 (any alignment).
 template <DType T>
 HWY_INLINE VF load_f32(DF df, const void* row, int64_t i) {
@@ -62,15 +73,15 @@ HWY_INLINE float load_scalar(const void* row, int64_t i) {
     }
 }
 
-// The f16 scale of the Q8_0 block at `block` (34-byte blocks: any alignment).
-HWY_INLINE float q8_scale(const uint8_t* block) {
+// The f16 scale of the Q8_0 block at `block` (34-byte blocks: any
+// alignment), broadcast to every lane of d.
+template <class D>
+HWY_INLINE hn::Vec<D> q8_scale(D d, const uint8_t* block) {
     uint16_t bits;
     std::memcpy(&bits, block + offsetof(BlockQ8_0, scale), sizeof(bits));
-#if HWY_ARCH_X86 && (HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL)
-    return _cvtsh_ss(bits);  // F16C, part of these targets
-#else
-    return f16_to_f32(bits);
-#endif
+    const hn::Rebind<uint16_t, D> du16;
+    const hn::Rebind<hwy::float16_t, D> df16;
+    return hn::PromoteTo(d, hn::BitCast(df16, hn::Set(du16, bits)));
 }
 
 }  // namespace HWY_NAMESPACE

@@ -20,14 +20,14 @@ inline void cpu_relax() {
 }
 
 // Spins until done() or kSpinTime has passed; returns done(). After the
-// first few thousand pauses it also yields, so that on an oversubscribed
+// first few hundred pauses (~10 us) it also yields, so that on an oversubscribed
 // machine the thread we wait for can get our core.
 template <typename Done>
 bool spin_until(Done done) {
     auto start = std::chrono::steady_clock::now();
     for (uint32_t i = 1;; ++i) {
         if (done()) return true;
-        if (i < 4096) {
+        if (i < 512) {
             cpu_relax();
         } else {
             std::this_thread::yield();
