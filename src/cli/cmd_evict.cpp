@@ -89,8 +89,10 @@ void run_evict(EvictArgs& a) {
         fail("--n-large {}: must be at most --keep {}", p.n_large, a.keep);
     }
     if (policy_protects_sinks_in_large(p.policy) && p.sinks > p.n_large) {
-        fail("--sinks {}: policy {} protects the sinks among the n_large; needs sinks <= n_large "
-             "({})", p.sinks, p.policy, p.n_large);
+        fail(
+            "--sinks {}: policy {} protects the sinks among the n_large; needs sinks <= n_large "
+            "({})",
+            p.sinks, p.policy, p.n_large);
     }
     if (policy_keeps_sinks(p.policy) && p.sinks > a.keep) {
         fail("--sinks {}: policy {} always keeps the sinks; needs sinks <= --keep {}", p.sinks,
@@ -101,7 +103,8 @@ void run_evict(EvictArgs& a) {
     int64_t n_queries = 0;
     std::vector<float> queries;
     if (policy_uses_attention(p.policy)) {
-        if (a.queries.empty()) fail("--policy {} scores with attention: --queries is required", p.policy);
+        if (a.queries.empty())
+            fail("--policy {} scores with attention: --queries is required", p.policy);
         queries = read_tensor("--queries", a.queries, 3, qshape);
         n_q_heads = qshape[0];
         n_queries = qshape[1];
@@ -118,8 +121,8 @@ void run_evict(EvictArgs& a) {
         fail("--queries: policy {} does not score with attention", p.policy);
     }
 
-    auto policy = make_policy(p, 1, n_kv_heads, head_dim, n, n_q_heads,
-                              std::max<int64_t>(n_queries, 1));
+    auto policy =
+        make_policy(p, 1, n_kv_heads, head_dim, n, n_q_heads, std::max<int64_t>(n_queries, 1));
     if (!a.projection.empty()) {
         if (p.policy != "cur" && p.policy != "cur_fixed") {
             fail("--projection: only policies cur and cur_fixed take a projection");
@@ -178,7 +181,8 @@ void register_evict(CLI::App& app) {
         "(random streams continue from pass to pass).");
     std::string names;
     for (auto name : eviction_policy_names()) {
-        if (name != "full" && name != "quest") names += (names.empty() ? "" : ", ") + std::string(name);
+        if (name != "full" && name != "quest")
+            names += (names.empty() ? "" : ", ") + std::string(name);
     }
     cmd->add_option("--policy", args->params.policy, "Eviction policy: " + names)->required();
     cmd->add_option("--keys", args->keys, "Keys .npy [n_kv_heads, n, head_dim]")->required();
@@ -194,10 +198,11 @@ void register_evict(CLI::App& app) {
     cmd->add_option("--temperature", args->params.temperature, "Softmax temperature")
         ->capture_default_str();
     cmd->add_option("--lambda", args->params.lambda, "R-KV mixing weight")->capture_default_str();
-    cmd->add_flag_callback("--smooth", [args] { args->params.smooth = 1; },
-                           "Average-pool attention scores (default on for attention policies)");
-    cmd->add_flag_callback("--no-smooth", [args] { args->params.smooth = 0; },
-                           "Do not smooth attention scores");
+    cmd->add_flag_callback(
+        "--smooth", [args] { args->params.smooth = 1; },
+        "Average-pool attention scores (default on for attention policies)");
+    cmd->add_flag_callback(
+        "--no-smooth", [args] { args->params.smooth = 0; }, "Do not smooth attention scores");
     cmd->add_option("--seed", args->params.seed, "Seed of the random draws")->capture_default_str();
     cmd->add_option("--repeat", args->repeat, "Successive passes to run and write")
         ->capture_default_str();

@@ -26,9 +26,9 @@ std::string joined_names() {
 
 const std::vector<std::string_view>& eviction_policy_names() {
     static const std::vector<std::string_view> names = {
-        "full",        "streaming", "random",     "snapkv", "attn_sample",
-        "rkv",         "vase",      "vase_l2",    "vase_var", "vase_nosink",
-        "value_topk",  "cur",       "cur_fixed",  "evict_large", "quest"};
+        "full",       "streaming", "random",    "snapkv",      "attn_sample",
+        "rkv",        "vase",      "vase_l2",   "vase_var",    "vase_nosink",
+        "value_topk", "cur",       "cur_fixed", "evict_large", "quest"};
     return names;
 }
 
@@ -89,8 +89,10 @@ void EvictionParams::validate() const {
              window, keep);
     }
     if (policy_protects_sinks_in_large(policy) && sinks > large) {
-        fail("eviction sinks ({}) must be at most n_large ({}) for policy '{}', which protects "
-             "sinks among the large values", sinks, large, policy);
+        fail(
+            "eviction sinks ({}) must be at most n_large ({}) for policy '{}', which protects "
+            "sinks among the large values",
+            sinks, large, policy);
     }
     if (policy_keeps_sinks(policy) && sinks > keep) {
         fail("eviction sinks ({}) must be at most budget - window ({}) for policy '{}'", sinks,

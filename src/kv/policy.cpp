@@ -32,12 +32,13 @@ EvictionPolicy::EvictionPolicy(const EvictionParams& params, const PolicyShape& 
                                int n_threads, bool with_attention)
     : params_(params), shape_(shape) {
     if (shape.n_layers < 0 || shape.n_kv_heads < 1 || shape.n_q_heads < shape.n_kv_heads ||
-        shape.n_q_heads % shape.n_kv_heads != 0 || shape.head_dim < 1 ||
-        shape.max_candidates < 0 || shape.max_queries < 0) {
-        fail("eviction policy '{}': invalid shape ({} layers, {} KV heads, {} query heads, "
-             "head_dim {}, {} candidates, {} queries)", params.policy, shape.n_layers,
-             shape.n_kv_heads, shape.n_q_heads, shape.head_dim, shape.max_candidates,
-             shape.max_queries);
+        shape.n_q_heads % shape.n_kv_heads != 0 || shape.head_dim < 1 || shape.max_candidates < 0 ||
+        shape.max_queries < 0) {
+        fail(
+            "eviction policy '{}': invalid shape ({} layers, {} KV heads, {} query heads, "
+            "head_dim {}, {} candidates, {} queries)",
+            params.policy, shape.n_layers, shape.n_kv_heads, shape.n_q_heads, shape.head_dim,
+            shape.max_candidates, shape.max_queries);
     }
     if (with_attention && shape.max_queries < 1) {
         fail("eviction policy '{}' scores with queries but the cache keeps none (query window 0)",
@@ -62,11 +63,12 @@ void EvictionPolicy::check_view(const LayerView& v, int64_t keep) const {
     if (v.layer < 0 || v.layer >= shape_.n_layers || v.n_kv_heads != shape_.n_kv_heads ||
         v.n_q_heads != shape_.n_q_heads || v.head_dim != shape_.head_dim || v.n < 0 ||
         v.n > shape_.max_candidates) {
-        fail("eviction policy '{}': layer view (layer {}, {} KV heads, {} query heads, head_dim "
-             "{}, {} candidates) does not fit the policy's shape ({} layers, {}, {}, {}, at most "
-             "{})", params_.policy, v.layer, v.n_kv_heads, v.n_q_heads, v.head_dim, v.n,
-             shape_.n_layers, shape_.n_kv_heads, shape_.n_q_heads, shape_.head_dim,
-             shape_.max_candidates);
+        fail(
+            "eviction policy '{}': layer view (layer {}, {} KV heads, {} query heads, head_dim "
+            "{}, {} candidates) does not fit the policy's shape ({} layers, {}, {}, {}, at most "
+            "{})",
+            params_.policy, v.layer, v.n_kv_heads, v.n_q_heads, v.head_dim, v.n, shape_.n_layers,
+            shape_.n_kv_heads, shape_.n_q_heads, shape_.head_dim, shape_.max_candidates);
     }
     if (keep < 0 || keep > v.n) {
         fail("eviction policy '{}': cannot keep {} of {} candidates", params_.policy, keep, v.n);

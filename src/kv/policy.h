@@ -70,7 +70,7 @@ struct PolicyScratch {
 };
 
 class EvictionPolicy {
-public:
+  public:
     // Allocates one scratch per thread (n_threads >= 1), with the attention
     // scorer's buffers when `with_attention`.
     EvictionPolicy(const EvictionParams& params, const PolicyShape& shape, int n_threads,
@@ -102,7 +102,7 @@ public:
     // result does not depend on the order layers are visited or the threads.
     void select(const LayerView& view, int64_t keep, int64_t* kept, ThreadPool* pool = nullptr);
 
-protected:
+  protected:
     // Called once per select() before the heads (cur draws its projection here).
     virtual void begin_layer(const LayerView& view) {}
     // Writes `keep` distinct indices (any order) to kept[0..keep) for KV head `head`.
@@ -114,10 +114,10 @@ protected:
     EvictionParams params_;
     PolicyShape shape_;
 
-private:
+  private:
     void check_view(const LayerView& view, int64_t keep) const;
 
-    std::vector<Rng> rngs_;  // [n_layers * n_kv_heads]
+    std::vector<Rng> rngs_;                                // [n_layers * n_kv_heads]
     std::vector<std::unique_ptr<PolicyScratch>> scratch_;  // one per thread
 };
 

@@ -9,22 +9,22 @@
 namespace vase {
 
 // Factories, one per file in kv/policies/.
-using PolicyFactory = std::unique_ptr<EvictionPolicy> (*)(const EvictionParams&,
-                                                          const PolicyShape&, int);
+using PolicyFactory = std::unique_ptr<EvictionPolicy> (*)(const EvictionParams&, const PolicyShape&,
+                                                          int);
 std::unique_ptr<EvictionPolicy> make_full_policy(const EvictionParams&, const PolicyShape&, int);
 std::unique_ptr<EvictionPolicy> make_streaming_policy(const EvictionParams&, const PolicyShape&,
                                                       int);
 std::unique_ptr<EvictionPolicy> make_random_policy(const EvictionParams&, const PolicyShape&, int);
 std::unique_ptr<EvictionPolicy> make_snapkv_policy(const EvictionParams&, const PolicyShape&, int);
-std::unique_ptr<EvictionPolicy> make_attn_sample_policy(const EvictionParams&,
-                                                        const PolicyShape&, int);
+std::unique_ptr<EvictionPolicy> make_attn_sample_policy(const EvictionParams&, const PolicyShape&,
+                                                        int);
 std::unique_ptr<EvictionPolicy> make_rkv_policy(const EvictionParams&, const PolicyShape&, int);
 std::unique_ptr<EvictionPolicy> make_vase_policy(const EvictionParams&, const PolicyShape&, int);
-std::unique_ptr<EvictionPolicy> make_value_topk_policy(const EvictionParams&,
-                                                       const PolicyShape&, int);
+std::unique_ptr<EvictionPolicy> make_value_topk_policy(const EvictionParams&, const PolicyShape&,
+                                                       int);
 std::unique_ptr<EvictionPolicy> make_cur_policy(const EvictionParams&, const PolicyShape&, int);
-std::unique_ptr<EvictionPolicy> make_evict_large_policy(const EvictionParams&,
-                                                        const PolicyShape&, int);
+std::unique_ptr<EvictionPolicy> make_evict_large_policy(const EvictionParams&, const PolicyShape&,
+                                                        int);
 std::unique_ptr<EvictionPolicy> make_quest_policy(const EvictionParams&, const PolicyShape&, int);
 
 namespace {

@@ -9,8 +9,10 @@
 
 // The hot loops are plain C++ that GCC auto-vectorises; target_clones builds
 // them for AVX-512, AVX2+FMA and baseline x86-64 and picks one at load time.
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
-#define VASE_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(__SANITIZE_ADDRESS__)
+#define VASE_VECTOR_CLONES \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define VASE_VECTOR_CLONES
 #endif
@@ -24,7 +26,9 @@ constexpr int64_t kLanes = 16;
 // exp(x) is flushed to 0 below this (float32's normal range ends near -87.3).
 constexpr float kExpMin = -87.0f;
 
-int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+int64_t round_up(int64_t x, int64_t m) {
+    return (x + m - 1) / m * m;
+}
 
 // Helpers below are always inlined into the clones (whose ABI for 64-byte
 // vectors differs from the baseline's; nothing crosses a call).
@@ -45,14 +49,20 @@ VASE_INLINE V16 load16(const float* p) {
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-VASE_INLINE void store16(float* p, V16 v) { std::memcpy(p, &v, sizeof v); }
+VASE_INLINE void store16(float* p, V16 v) {
+    std::memcpy(p, &v, sizeof v);
+}
 VASE_INLINE V8 load8(const float* p) {
     V8 v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
-VASE_INLINE void store8(float* p, V8 v) { std::memcpy(p, &v, sizeof v); }
-VASE_INLINE V16 splat(float x) { return V16{} + x; }
+VASE_INLINE void store8(float* p, V8 v) {
+    std::memcpy(p, &v, sizeof v);
+}
+VASE_INLINE V16 splat(float x) {
+    return V16{} + x;
+}
 
 // e^x for x <= 0 to about 2 ulp: x = n ln2 + r, |r| <= ln2 / 2, e^r by a
 // degree-6 polynomial, 2^n through the exponent bits. The same code runs for
@@ -95,15 +105,26 @@ void logits_pass(const float* keys, int64_t n, int64_t head_dim, const float* q_
             V16 a0{}, a1{}, a2{}, a3{}, b0{}, b1{}, b2{}, b3{};
             for (int64_t d = 0; d < head_dim; ++d) {
                 const float* q = q_t + d * lanes + t0;
-                const V16 q0 = load16(q), q1 = load16(q + 16), q2 = load16(q + 32), q3 = load16(q + 48);
+                const V16 q0 = load16(q), q1 = load16(q + 16), q2 = load16(q + 32),
+                          q3 = load16(q + 48);
                 const float x = ka[d], y = kb[d];
-                a0 += q0 * x; a1 += q1 * x; a2 += q2 * x; a3 += q3 * x;
-                b0 += q0 * y; b1 += q1 * y; b2 += q2 * y; b3 += q3 * y;
+                a0 += q0 * x;
+                a1 += q1 * x;
+                a2 += q2 * x;
+                a3 += q3 * x;
+                b0 += q0 * y;
+                b1 += q1 * y;
+                b2 += q2 * y;
+                b3 += q3 * y;
             }
-            store16(ra + t0, a0); store16(ra + t0 + 16, a1);
-            store16(ra + t0 + 32, a2); store16(ra + t0 + 48, a3);
-            store16(rb + t0, b0); store16(rb + t0 + 16, b1);
-            store16(rb + t0 + 32, b2); store16(rb + t0 + 48, b3);
+            store16(ra + t0, a0);
+            store16(ra + t0 + 16, a1);
+            store16(ra + t0 + 32, a2);
+            store16(ra + t0 + 48, a3);
+            store16(rb + t0, b0);
+            store16(rb + t0 + 16, b1);
+            store16(rb + t0 + 32, b2);
+            store16(rb + t0 + 48, b3);
         }
         for (; t0 < lanes; t0 += kLanes) {
             V16 a{}, b{};
@@ -163,7 +184,8 @@ void weighted_rows_pass(const float* logits, int64_t n, int64_t lanes, const flo
     for (int64_t i = 0; i < n; ++i) {
         const float* row = logits + i * lanes;
         V16 part{};
-        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes) part += load16(row + t0) * load16(weight + t0);
+        for (int64_t t0 = 0; t0 < lanes; t0 += kLanes)
+            part += load16(row + t0) * load16(weight + t0);
         float s = 0.0f;
         for (int l = 0; l < kLanes; ++l) s += part[l];
         out[i] += static_cast<double>(s);
@@ -187,11 +209,19 @@ void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_di
                 const float* gr = g + d * g_stride + c0;
                 const V8 g0 = load8(gr), g1 = load8(gr + 8), g2 = load8(gr + 16);
                 const float x = k[d], y = v[d];
-                k0 += g0 * x; k1 += g1 * x; k2 += g2 * x;
-                v0 += g0 * y; v1 += g1 * y; v2 += g2 * y;
+                k0 += g0 * x;
+                k1 += g1 * x;
+                k2 += g2 * x;
+                v0 += g0 * y;
+                v1 += g1 * y;
+                v2 += g2 * y;
             }
-            store8(pk + c0, k0); store8(pk + c0 + 8, k1); store8(pk + c0 + 16, k2);
-            store8(pv + c0, v0); store8(pv + c0 + 8, v1); store8(pv + c0 + 16, v2);
+            store8(pk + c0, k0);
+            store8(pk + c0 + 8, k1);
+            store8(pk + c0 + 16, k2);
+            store8(pv + c0, v0);
+            store8(pv + c0 + 8, v1);
+            store8(pv + c0 + 16, v2);
         }
         for (; c0 < g_stride; c0 += 8) {
             V8 k0{}, v0{};
@@ -306,16 +336,17 @@ AttentionScorer::AttentionScorer(int64_t head_dim, int64_t max_candidates, int64
       col_weight_(static_cast<size_t>(max_lanes_)),
       group_sum_(static_cast<size_t>(std::max<int64_t>(max_candidates, 1))) {}
 
-void AttentionScorer::score(const LayerView& view, int64_t kv_head, float temperature,
-                            bool smooth, double* out) {
+void AttentionScorer::score(const LayerView& view, int64_t kv_head, float temperature, bool smooth,
+                            double* out) {
     const int64_t n = view.n;
     const int64_t d = view.head_dim;
     const int64_t n_queries = view.n_queries;
     if (n_queries < 1) fail("attention scoring needs at least one buffered query (got 0)");
     if (n > max_candidates_ || d != head_dim_ || round_up(n_queries, kLanes) > max_lanes_) {
-        fail("attention scoring: view ({} candidates, head_dim {}, {} queries) exceeds the sizes "
-             "it was built for ({}, {}, {})", n, d, n_queries, max_candidates_, head_dim_,
-             max_lanes_);
+        fail(
+            "attention scoring: view ({} candidates, head_dim {}, {} queries) exceeds the sizes "
+            "it was built for ({}, {}, {})",
+            n, d, n_queries, max_candidates_, head_dim_, max_lanes_);
     }
     if (n == 0) return;
     const int64_t lanes = round_up(n_queries, kLanes);
@@ -403,8 +434,7 @@ void value_magnitude(Magnitude kind, const float* values, int64_t n, int64_t hea
     }
 }
 
-void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_sum,
-                    double* out) {
+void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_sum, double* out) {
     if (n == 0) return;
     // out holds 1 / (|k_i| + 1e-8) until it receives r_i.
     key_sum_pass(keys, n, head_dim, out, key_sum);

@@ -20,23 +20,22 @@ namespace vase {
 // the group mean in double. exp underflow is flushed: a logit more than ~87
 // below its row's maximum gets attention exactly 0 (as float32 softmax does).
 class AttentionScorer {
-public:
+  public:
     AttentionScorer(int64_t head_dim, int64_t max_candidates, int64_t max_queries);
 
     // out: [view.n]. Needs view.n_queries >= 1.
-    void score(const LayerView& view, int64_t kv_head, float temperature, bool smooth,
-               double* out);
+    void score(const LayerView& view, int64_t kv_head, float temperature, bool smooth, double* out);
 
-private:
+  private:
     int64_t head_dim_;
     int64_t max_candidates_;
-    int64_t max_lanes_;             // max_queries rounded up to kLanes
-    std::vector<float> q_t_;        // [head_dim, lanes] scaled queries, transposed
-    std::vector<float> logits_;     // [max_candidates, lanes] logits, then exp
-    std::vector<float> col_max_;    // [lanes]
-    std::vector<double> col_sum_;   // [lanes]
-    std::vector<float> col_weight_; // [lanes] 1 / (sum * n_queries); 0 on padding
-    std::vector<double> group_sum_; // [max_candidates]
+    int64_t max_lanes_;              // max_queries rounded up to kLanes
+    std::vector<float> q_t_;         // [head_dim, lanes] scaled queries, transposed
+    std::vector<float> logits_;      // [max_candidates, lanes] logits, then exp
+    std::vector<float> col_max_;     // [lanes]
+    std::vector<double> col_sum_;    // [lanes]
+    std::vector<float> col_weight_;  // [lanes] 1 / (sum * n_queries); 0 on padding
+    std::vector<double> group_sum_;  // [max_candidates]
 };
 
 // 1-D average pooling, kernel 5, zero padding 2, always divided by 5. out != in.
@@ -47,8 +46,7 @@ enum class Magnitude { kRange, kL2, kVariance };
 // out[i] = magnitude of value vector i (values: [n, head_dim]):
 // max - min, L2 norm, or variance (unbiased, n - 1, as torch.var; the
 // divisor does not change any ranking). Computed in double.
-void value_magnitude(Magnitude kind, const float* values, int64_t n, int64_t head_dim,
-                     double* out);
+void value_magnitude(Magnitude kind, const float* values, int64_t n, int64_t head_dim, double* out);
 
 // R-KV redundancy (keys: [n, head_dim]): with khat_i = k_i / (|k_i| + 1e-8),
 // r_i = mean_j cos(k_j, k_i) over all n columns with the diagonal set to 0,

@@ -8,7 +8,9 @@ namespace vase {
 
 namespace {
 
-double rank_key(double x) { return std::isnan(x) ? -std::numeric_limits<double>::infinity() : x; }
+double rank_key(double x) {
+    return std::isnan(x) ? -std::numeric_limits<double>::infinity() : x;
+}
 
 // order[0..count) holds eligible indices; moves the best k to the front.
 void partition_best(const double* key, int64_t* order, int64_t count, int64_t k) {
@@ -24,8 +26,8 @@ void partition_best(const double* key, int64_t* order, int64_t count, int64_t k)
 
 }  // namespace
 
-int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* taken,
-                     int64_t* order, int64_t* out) {
+int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* taken, int64_t* order,
+                     int64_t* out) {
     int64_t count = 0;
     for (int64_t i = 0; i < n; ++i) {
         if (taken == nullptr || taken[i] == 0) order[count++] = i;
@@ -36,9 +38,8 @@ int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* tak
     return m;
 }
 
-int64_t sample_without_replacement(const double* weight, int64_t n, int64_t k,
-                                   const uint8_t* taken, Rng& rng, double* race, int64_t* order,
-                                   int64_t* out) {
+int64_t sample_without_replacement(const double* weight, int64_t n, int64_t k, const uint8_t* taken,
+                                   Rng& rng, double* race, int64_t* order, int64_t* out) {
     int64_t count = 0;
     for (int64_t i = 0; i < n; ++i) {
         const double e = -std::log(rng.uniform_open());  // Exp(1), > 0

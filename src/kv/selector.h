@@ -14,8 +14,8 @@ namespace vase {
 // taken[i] == 0 (taken may be null: all eligible), ranked by descending key
 // and then ascending index; fewer when fewer are eligible. Returns how many
 // were written, in no particular order. order: [n] scratch.
-int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* taken,
-                     int64_t* order, int64_t* out);
+int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* taken, int64_t* order,
+                     int64_t* out);
 
 // Draws up to k indices without replacement among i < n with taken[i] == 0
 // and weight[i] > 0 (finite), each draw with probability proportional to the
@@ -25,9 +25,8 @@ int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* tak
 // rng per index i < n, whatever the weights. Writes the drawn set to out (in
 // no particular order) and returns its size: min(k, number of positive weights).
 // race: [n] scratch, order: [n] scratch.
-int64_t sample_without_replacement(const double* weight, int64_t n, int64_t k,
-                                   const uint8_t* taken, Rng& rng, double* race, int64_t* order,
-                                   int64_t* out);
+int64_t sample_without_replacement(const double* weight, int64_t n, int64_t k, const uint8_t* taken,
+                                   Rng& rng, double* race, int64_t* order, int64_t* out);
 
 // Sets taken[idx[i]] = 1 for i < count.
 void mark_taken(const int64_t* idx, int64_t count, uint8_t* taken);

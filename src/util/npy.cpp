@@ -21,20 +21,28 @@ constexpr int64_t kMaxDims = 32;
 
 size_t element_bytes(NpyType type) {
     switch (type) {
-        case NpyType::kF32: return 4;
-        case NpyType::kF64: return 8;
-        case NpyType::kI32: return 4;
-        case NpyType::kI64: return 8;
+        case NpyType::kF32:
+            return 4;
+        case NpyType::kF64:
+            return 8;
+        case NpyType::kI32:
+            return 4;
+        case NpyType::kI64:
+            return 8;
     }
     return 0;
 }
 
 const char* descr(NpyType type) {
     switch (type) {
-        case NpyType::kF32: return "<f4";
-        case NpyType::kF64: return "<f8";
-        case NpyType::kI32: return "<i4";
-        case NpyType::kI64: return "<i8";
+        case NpyType::kF32:
+            return "<f4";
+        case NpyType::kF64:
+            return "<f8";
+        case NpyType::kI32:
+            return "<i4";
+        case NpyType::kI64:
+            return "<i8";
     }
     return "";
 }
@@ -42,7 +50,7 @@ const char* descr(NpyType type) {
 // A strict parser for the header dict numpy writes:
 // {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
 class HeaderParser {
-public:
+  public:
     HeaderParser(const std::string& path, const std::string& text) : path_(path), s_(text) {}
 
     void parse(std::string& descr_out, bool& fortran_out, std::vector<int64_t>& shape_out) {
@@ -81,17 +89,21 @@ public:
             break;
         }
         skip_space();
-        if (pos_ != s_.size()) fail("{}: .npy header has trailing characters after the dict", path_);
+        if (pos_ != s_.size())
+            fail("{}: .npy header has trailing characters after the dict", path_);
         if (!have_descr || !have_fortran || !have_shape) {
             fail("{}: .npy header lacks {}", path_,
-                 !have_descr ? "'descr'" : !have_fortran ? "'fortran_order'" : "'shape'");
+                 !have_descr     ? "'descr'"
+                 : !have_fortran ? "'fortran_order'"
+                                 : "'shape'");
         }
     }
 
-private:
+  private:
     char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
     void skip_space() {
-        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t')) ++pos_;
+        while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\n' || s_[pos_] == '\t'))
+            ++pos_;
     }
     void expect(char c) {
         if (peek() != c) {
@@ -170,10 +182,14 @@ private:
 
 const char* npy_type_name(NpyType type) {
     switch (type) {
-        case NpyType::kF32: return "float32";
-        case NpyType::kF64: return "float64";
-        case NpyType::kI32: return "int32";
-        case NpyType::kI64: return "int64";
+        case NpyType::kF32:
+            return "float32";
+        case NpyType::kF64:
+            return "float64";
+        case NpyType::kI32:
+            return "int32";
+        case NpyType::kI64:
+            return "int64";
     }
     return "?";
 }
@@ -189,10 +205,30 @@ std::vector<float> NpyArray::to_f32() const {
     const uint8_t* p = data.data();
     for (size_t i = 0; i < out.size(); ++i) {
         switch (type) {
-            case NpyType::kF32: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-            case NpyType::kF64: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
-            case NpyType::kI32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = static_cast<float>(v); break; }
-            case NpyType::kI64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<float>(v); break; }
+            case NpyType::kF32: {
+                float v;
+                std::memcpy(&v, p + 4 * i, 4);
+                out[i] = v;
+                break;
+            }
+            case NpyType::kF64: {
+                double v;
+                std::memcpy(&v, p + 8 * i, 8);
+                out[i] = static_cast<float>(v);
+                break;
+            }
+            case NpyType::kI32: {
+                int32_t v;
+                std::memcpy(&v, p + 4 * i, 4);
+                out[i] = static_cast<float>(v);
+                break;
+            }
+            case NpyType::kI64: {
+                int64_t v;
+                std::memcpy(&v, p + 8 * i, 8);
+                out[i] = static_cast<float>(v);
+                break;
+            }
         }
     }
     return out;
@@ -203,10 +239,30 @@ std::vector<double> NpyArray::to_f64() const {
     const uint8_t* p = data.data();
     for (size_t i = 0; i < out.size(); ++i) {
         switch (type) {
-            case NpyType::kF32: { float v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-            case NpyType::kF64: { double v; std::memcpy(&v, p + 8 * i, 8); out[i] = v; break; }
-            case NpyType::kI32: { int32_t v; std::memcpy(&v, p + 4 * i, 4); out[i] = v; break; }
-            case NpyType::kI64: { int64_t v; std::memcpy(&v, p + 8 * i, 8); out[i] = static_cast<double>(v); break; }
+            case NpyType::kF32: {
+                float v;
+                std::memcpy(&v, p + 4 * i, 4);
+                out[i] = v;
+                break;
+            }
+            case NpyType::kF64: {
+                double v;
+                std::memcpy(&v, p + 8 * i, 8);
+                out[i] = v;
+                break;
+            }
+            case NpyType::kI32: {
+                int32_t v;
+                std::memcpy(&v, p + 4 * i, 4);
+                out[i] = v;
+                break;
+            }
+            case NpyType::kI64: {
+                int64_t v;
+                std::memcpy(&v, p + 8 * i, 8);
+                out[i] = static_cast<double>(v);
+                break;
+            }
         }
     }
     return out;
@@ -284,10 +340,13 @@ NpyArray read_npy(const std::string& path) {
     } else if (type_descr == "<i8") {
         array.type = NpyType::kI64;
     } else {
-        fail("{}: unsupported .npy dtype '{}' (supported: <f4, <f8, <i4, <i8: little-endian "
-             "float32, float64, int32, int64)", path, type_descr);
+        fail(
+            "{}: unsupported .npy dtype '{}' (supported: <f4, <f8, <i4, <i8: little-endian "
+            "float32, float64, int32, int64)",
+            path, type_descr);
     }
-    if (fortran) fail("{}: Fortran-order .npy arrays are not supported; save a C-order array", path);
+    if (fortran)
+        fail("{}: Fortran-order .npy arrays are not supported; save a C-order array", path);
 
     size_t count = 1;
     for (int64_t d : array.shape) count = checked_mul(count, static_cast<size_t>(d), path.c_str());
@@ -310,7 +369,8 @@ NpyArray read_npy(const std::string& path) {
 
 void write_npy(const std::string& path, NpyType type, const std::vector<int64_t>& shape,
                const void* data) {
-    std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': (", descr(type));
+    std::string dict =
+        fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': (", descr(type));
     size_t count = 1;
     for (size_t i = 0; i < shape.size(); ++i) {
         if (shape[i] < 0) fail("{}: cannot write a negative dimension {}", path, shape[i]);

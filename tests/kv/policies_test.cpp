@@ -37,11 +37,21 @@ void* operator new(std::size_t size) {
     if (void* p = std::malloc(size == 0 ? 1 : size)) return p;
     throw std::bad_alloc();
 }
-void* operator new[](std::size_t size) { return operator new(size); }
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+void* operator new[](std::size_t size) {
+    return operator new(size);
+}
+void operator delete(void* p) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p) noexcept {
+    std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+    std::free(p);
+}
+void operator delete[](void* p, std::size_t) noexcept {
+    std::free(p);
+}
 
 namespace vase {
 namespace {
@@ -248,7 +258,8 @@ TEST_P(EveryPolicy, KeepsExactlyKDistinctAscendingAndProtectedSets) {
             }
             // streaming: the K - S most recent candidates.
             if (name == "streaming") {
-                for (int64_t i = data.n - (keep - sinks); i < data.n; ++i) EXPECT_TRUE(set.count(i));
+                for (int64_t i = data.n - (keep - sinks); i < data.n; ++i)
+                    EXPECT_TRUE(set.count(i));
             }
             // The n_large largest value ranges (no ties in random data); with
             // sink protection, sinks take their place first.
@@ -260,7 +271,8 @@ TEST_P(EveryPolicy, KeepsExactlyKDistinctAscendingAndProtectedSets) {
                 }
                 std::vector<int64_t> idx(data.n);
                 std::iota(idx.begin(), idx.end(), 0);
-                std::sort(idx.begin(), idx.end(), [&](auto a, auto b) { return range[a] > range[b]; });
+                std::sort(idx.begin(), idx.end(),
+                          [&](auto a, auto b) { return range[a] > range[b]; });
                 for (int64_t r = 0; r < n_large; ++r) {
                     EXPECT_TRUE(set.count(idx[r])) << name << " lost large value " << idx[r];
                 }
@@ -377,7 +389,8 @@ std::vector<double> plain_attention(const LayerData& data, int64_t h, double tem
             std::vector<double> logit(n);
             for (int64_t i = 0; i < n; ++i) {
                 double s = 0.0;
-                for (int64_t x = 0; x < d; ++x) s += double(q[t * d + x]) * data.keys[(h * n + i) * d + x];
+                for (int64_t x = 0; x < d; ++x)
+                    s += double(q[t * d + x]) * data.keys[(h * n + i) * d + x];
                 logit[i] = s / (std::sqrt(double(d)) * temperature);
             }
             const double mx = *std::max_element(logit.begin(), logit.end());
@@ -399,7 +412,11 @@ std::vector<double> plain_attention(const LayerData& data, int64_t h, double tem
 }
 
 TEST(AttentionScorer, MatchesPlainDoubleSoftmax) {
-    struct Case { int64_t group, d, n, w; double t; bool smooth; };
+    struct Case {
+        int64_t group, d, n, w;
+        double t;
+        bool smooth;
+    };
     for (const Case& c : {Case{1, 8, 1, 1, 1.0, false}, Case{2, 8, 37, 5, 1.0, true},
                           Case{4, 64, 130, 17, 0.7, true}, Case{2, 128, 300, 64, 1.0, true},
                           Case{8, 16, 90, 70, 2.0, false}, Case{1, 24, 3, 80, 1.0, true}}) {
@@ -440,7 +457,7 @@ TEST(AttentionScorer, EqualKeysGiveBitEqualScoresAndHugeGapsGiveZero) {
 
 TEST(Scoring, RedundancyIdentityMatchesTheFullCosineMatrix) {
     LayerData data(1, 1, 24, 57, 1, 8);
-    std::fill_n(data.keys.begin() + 10 * 24, 24, 0.0f);                  // a zero key
+    std::fill_n(data.keys.begin() + 10 * 24, 24, 0.0f);                        // a zero key
     std::copy_n(data.keys.begin() + 3 * 24, 24, data.keys.begin() + 20 * 24);  // a duplicate
     const int64_t n = data.n, d = data.d;
     std::vector<double> got(n), sum(d);
@@ -563,7 +580,8 @@ TEST(Quest, BoundsAreUpperBoundsAndSelectionIsTopPagesPlusCurrent) {
     ASSERT_EQ(pages, 10);
     std::vector<float> lo(pages * d), hi(pages * d), lo2(pages * d), hi2(pages * d);
     quest_page_bounds(data.keys.data(), n, d, lo.data(), hi.data());
-    for (int64_t i = 0; i < n; ++i) quest_add_token(data.keys.data() + i * d, i, d, lo2.data(), hi2.data());
+    for (int64_t i = 0; i < n; ++i)
+        quest_add_token(data.keys.data() + i * d, i, d, lo2.data(), hi2.data());
     EXPECT_EQ(lo, lo2);
     EXPECT_EQ(hi, hi2);
     const float* q = data.queries.data();

@@ -43,7 +43,9 @@ std::string npy_bytes(const std::string& dict, const std::string& data, int majo
     return out + header + data;
 }
 
-std::string raw(const void* p, size_t n) { return std::string(static_cast<const char*>(p), n); }
+std::string raw(const void* p, size_t n) {
+    return std::string(static_cast<const char*>(p), n);
+}
 
 std::string read_error(const std::string& path) {
     try {
@@ -155,16 +157,20 @@ TEST(Npy, MalformedFilesFailWithTheFileName) {
          "Fortran"},
         {"short data", npy_bytes(good, data.substr(0, 12)), "needs 16 bytes"},
         {"long data", npy_bytes(good, data + "xx"), "needs 16 bytes"},
-        {"negative dim", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", data),
+        {"negative dim",
+         npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (-4,), }", data),
          "non-negative"},
         {"overflowing shape",
          npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 8), }",
                    data),
          "overflows"},
-        {"huge dim", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }", data),
+        {"huge dim",
+         npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
+                   data),
          "too large"},
         {"missing key", npy_bytes("{'descr': '<f4', 'shape': (4,), }", data), "'fortran_order'"},
-        {"extra key", npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", data),
+        {"extra key",
+         npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (4,), 'x': 1}", data),
          "unexpected key"},
         {"unterminated", npy_bytes("{'descr': '<f4", data), "unterminated"},
         {"not a dict", npy_bytes("[1, 2]", data), "malformed"},

@@ -18,24 +18,23 @@ namespace vase {
 namespace {
 
 class AttnSamplePolicy final : public EvictionPolicy {
-public:
+  public:
     AttnSamplePolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true) {}
     bool needs_queries() const override { return true; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         s.attention->score(v, h, params_.temperature, params_.resolved_smooth(), s.score.data());
-        const int64_t drawn = sample_without_replacement(s.score.data(), v.n, keep, nullptr,
-                                                         rng(v.layer, h), s.key.data(),
-                                                         s.order.data(), kept);
+        const int64_t drawn =
+            sample_without_replacement(s.score.data(), v.n, keep, nullptr, rng(v.layer, h),
+                                       s.key.data(), s.order.data(), kept);
         if (drawn == keep) return;
         std::fill(s.taken.begin(), s.taken.begin() + v.n, uint8_t{0});
         mark_taken(kept, drawn, s.taken.data());
         for (int64_t i = 0; i < v.n; ++i) s.key[i] = 0.0;  // all tie: lowest index first
-        select_top_k(s.key.data(), v.n, keep - drawn, s.taken.data(), s.order.data(),
-                     kept + drawn);
+        select_top_k(s.key.data(), v.n, keep - drawn, s.taken.data(), s.order.data(), kept + drawn);
     }
 };
 

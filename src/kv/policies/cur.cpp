@@ -29,10 +29,12 @@ constexpr int64_t kColumnPad = 8;
 // Labels of the per-layer projection streams, apart from the per-head streams.
 constexpr uint64_t kProjectionStream = 0x43555200000000ull;  // "CUR"
 
-int64_t padded(int64_t rank) { return (rank + kColumnPad - 1) / kColumnPad * kColumnPad; }
+int64_t padded(int64_t rank) {
+    return (rank + kColumnPad - 1) / kColumnPad * kColumnPad;
+}
 
 class CurPolicy final : public EvictionPolicy {
-public:
+  public:
     CurPolicy(const EvictionParams& p, const PolicyShape& s, int threads, bool fixed)
         : EvictionPolicy(p, s, threads, false),
           fixed_(fixed),
@@ -42,7 +44,8 @@ public:
           drawn_(static_cast<size_t>(s.n_layers), 0),
           given_(static_cast<size_t>(s.n_layers), 0) {
         for (int64_t l = 0; l < s.n_layers; ++l) {
-            layer_rngs_.push_back(Rng::derive(p.seed, kProjectionStream + static_cast<uint64_t>(l)));
+            layer_rngs_.push_back(
+                Rng::derive(p.seed, kProjectionStream + static_cast<uint64_t>(l)));
         }
     }
 
@@ -74,7 +77,7 @@ public:
         given_[layer] = 1;
     }
 
-protected:
+  protected:
     void begin_layer(const LayerView& v) override {
         const int64_t l = v.layer;
         if (given_[l] || (fixed_ && drawn_[l])) return;
@@ -107,7 +110,7 @@ protected:
         select_top_k(score, n, keep, nullptr, s.order.data(), kept);
     }
 
-private:
+  private:
     float* layer_g(int64_t layer) { return g_.data() + layer * shape_.head_dim * stride_; }
 
     bool fixed_;

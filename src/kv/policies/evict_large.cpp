@@ -11,11 +11,11 @@ namespace vase {
 namespace {
 
 class EvictLargePolicy final : public EvictionPolicy {
-public:
+  public:
     EvictLargePolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         double* key = s.magnitude.data();

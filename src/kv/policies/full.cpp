@@ -8,12 +8,12 @@ namespace vase {
 namespace {
 
 class FullPolicy final : public EvictionPolicy {
-public:
+  public:
     FullPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
     bool evicts() const override { return false; }
 
-protected:
+  protected:
     void select_head(const LayerView&, int64_t, int64_t, int64_t*, PolicyScratch&) override {
         fail("eviction policy 'full' never evicts; select() must not be called");
     }

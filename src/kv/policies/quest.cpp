@@ -19,12 +19,12 @@ namespace vase {
 namespace {
 
 class QuestPolicy final : public EvictionPolicy {
-public:
+  public:
     QuestPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
     bool evicts() const override { return false; }
 
-protected:
+  protected:
     void select_head(const LayerView&, int64_t, int64_t, int64_t*, PolicyScratch&) override {
         fail("eviction policy 'quest' never evicts; use quest_select_pages() at attention time");
     }

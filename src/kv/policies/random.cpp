@@ -11,11 +11,11 @@ namespace vase {
 namespace {
 
 class RandomPolicy final : public EvictionPolicy {
-public:
+  public:
     RandomPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         std::fill(s.score.begin(), s.score.begin() + v.n, 1.0);

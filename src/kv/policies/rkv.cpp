@@ -14,17 +14,16 @@ namespace vase {
 namespace {
 
 class RkvPolicy final : public EvictionPolicy {
-public:
+  public:
     RkvPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true) {}
     bool needs_queries() const override { return true; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         s.attention->score(v, h, params_.temperature, params_.resolved_smooth(), s.score.data());
-        key_redundancy(v.keys + h * v.kv_head_stride, v.n, v.head_dim, s.dims.data(),
-                       s.key.data());
+        key_redundancy(v.keys + h * v.kv_head_stride, v.n, v.head_dim, s.dims.data(), s.key.data());
         const double lambda = params_.lambda;
         for (int64_t i = 0; i < v.n; ++i) {
             s.score[i] = lambda * s.score[i] - (1.0 - lambda) * s.key[i];

@@ -12,12 +12,12 @@ namespace vase {
 namespace {
 
 class SnapKvPolicy final : public EvictionPolicy {
-public:
+  public:
     SnapKvPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true) {}
     bool needs_queries() const override { return true; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         s.attention->score(v, h, params_.temperature, params_.resolved_smooth(), s.score.data());

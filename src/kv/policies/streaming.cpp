@@ -12,12 +12,12 @@ namespace vase {
 namespace {
 
 class StreamingPolicy final : public EvictionPolicy {
-public:
+  public:
     StreamingPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
     int64_t protected_slots() const override { return params_.sinks; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         const int64_t* pos = v.positions + h * v.pos_head_stride;
@@ -33,8 +33,8 @@ protected:
 
 }  // namespace
 
-std::unique_ptr<EvictionPolicy> make_streaming_policy(const EvictionParams& p,
-                                                      const PolicyShape& s, int threads) {
+std::unique_ptr<EvictionPolicy> make_streaming_policy(const EvictionParams& p, const PolicyShape& s,
+                                                      int threads) {
     return std::make_unique<StreamingPolicy>(p, s, threads);
 }
 

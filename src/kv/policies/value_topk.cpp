@@ -14,13 +14,13 @@ namespace vase {
 namespace {
 
 class ValueTopkPolicy final : public EvictionPolicy {
-public:
+  public:
     ValueTopkPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true), n_large_(p.resolved_n_large()) {}
     bool needs_queries() const override { return true; }
     int64_t protected_slots() const override { return n_large_; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         const int64_t n = v.n;
@@ -35,7 +35,7 @@ protected:
                      kept + n_large);
     }
 
-private:
+  private:
     int64_t n_large_;
 };
 

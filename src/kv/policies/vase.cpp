@@ -26,7 +26,7 @@ namespace vase {
 namespace {
 
 class VasePolicy final : public EvictionPolicy {
-public:
+  public:
     VasePolicy(const EvictionParams& p, const PolicyShape& s, int threads, Magnitude magnitude,
                bool protect_sinks)
         : EvictionPolicy(p, s, threads, true),
@@ -36,7 +36,7 @@ public:
     bool needs_queries() const override { return true; }
     int64_t protected_slots() const override { return n_large_; }
 
-protected:
+  protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
                      PolicyScratch& s) override {
         const int64_t n = v.n;
@@ -58,16 +58,14 @@ protected:
         for (int64_t i = 0; i < n_large; ++i) score[kept[i]] = 0.0;
 
         const int64_t n_draw = keep - n_large;
-        const int64_t drawn = sample_without_replacement(score, n, n_draw, taken, rng(v.layer, h),
-                                                         s.key.data(), s.order.data(),
-                                                         kept + n_large);
+        const int64_t drawn = sample_without_replacement(
+            score, n, n_draw, taken, rng(v.layer, h), s.key.data(), s.order.data(), kept + n_large);
         if (drawn == n_draw) return;
         mark_taken(kept + n_large, drawn, taken);
-        select_top_k(magnitude, n, n_draw - drawn, taken, s.order.data(),
-                     kept + n_large + drawn);
+        select_top_k(magnitude, n, n_draw - drawn, taken, s.order.data(), kept + n_large + drawn);
     }
 
-private:
+  private:
     Magnitude magnitude_;
     bool protect_sinks_;
     int64_t n_large_;
@@ -77,7 +75,8 @@ private:
 
 std::unique_ptr<EvictionPolicy> make_vase_policy(const EvictionParams& p, const PolicyShape& s,
                                                  int threads) {
-    if (p.policy == "vase_l2") return std::make_unique<VasePolicy>(p, s, threads, Magnitude::kL2, true);
+    if (p.policy == "vase_l2")
+        return std::make_unique<VasePolicy>(p, s, threads, Magnitude::kL2, true);
     if (p.policy == "vase_var") {
         return std::make_unique<VasePolicy>(p, s, threads, Magnitude::kVariance, true);
     }
