@@ -163,35 +163,57 @@ void softmax_impl(float* x, int64_t n) {
 // head dimension, passes over it: each key and value is read from memory once.
 
 inline constexpr int64_t kSlotBlock = 64;
-inline constexpr int kGroupTile = 4;  // query heads per pass over a block
+// Query heads per pass over a block (G heads x 4 slots of accumulators).
+inline constexpr int kGroupTile = kVectorRegs >= 32 ? 4 : 2;
 // Vectors of the head dimension accumulated per pass in the value phase.
 inline constexpr int kValueVecs = kVectorRegs >= 32 ? 4 : 2;
 
-// scores[g][s] = scale * q_g . k_s for G query heads and slots [s0, s1).
-template <DType T, int G>
+// scores[g][s] = scale * q_g . k_s for G query heads and S slots from s on:
+// S keys are converted once and used by every head; the G x S dot products
+// are reduced four at a time.
+template <DType T, int G, int S>
 HWY_INLINE void scores_tile(const float* q, const uint8_t* keys, uint64_t stride, int64_t head_dim,
-                            float scale, int64_t s0, int64_t s1, float* scores, int64_t n_slots) {
+                            float scale, int64_t s, float* scores, int64_t n_slots) {
+    static_assert(S == 1 || S == 4, "slots per tile");
     const DF df;
     const int64_t N = static_cast<int64_t>(hn::Lanes(df));
-    for (int64_t s = s0; s < s1; ++s) {
-        const void* k = keys + s * stride;
-        VF acc[G];
-        for (int g = 0; g < G; ++g) acc[g] = hn::Zero(df);
-        int64_t d = 0;
-        for (; d + N <= head_dim; d += N) {
-            const VF kv = load_f32<T>(df, k, d);
-            for (int g = 0; g < G; ++g) {
-                acc[g] = hn::MulAdd(hn::LoadU(df, q + g * head_dim + d), kv, acc[g]);
-            }
-        }
+    const void* k[S];
+    for (int j = 0; j < S; ++j) k[j] = keys + (s + j) * stride;
+    VF acc[G][S];
+    for (int g = 0; g < G; ++g)
+        for (int j = 0; j < S; ++j) acc[g][j] = hn::Zero(df);
+    int64_t d = 0;
+    for (; d + N <= head_dim; d += N) {
+        VF kv[S];
+        for (int j = 0; j < S; ++j) kv[j] = in_register(load_f32<T>(df, k[j], d));
         for (int g = 0; g < G; ++g) {
-            float sum = reduce_sum(df, acc[g]);
-            for (int64_t dd = d; dd < head_dim; ++dd) {
-                sum += q[g * head_dim + dd] * load_scalar<T>(k, dd);
-            }
-            scores[g * n_slots + s] = scale * sum;
+            const VF qv = in_register(hn::LoadU(df, q + g * head_dim + d));
+            for (int j = 0; j < S; ++j) acc[g][j] = hn::MulAdd(qv, kv[j], acc[g][j]);
         }
     }
+    for (int g = 0; g < G; ++g) {
+        float sum[S];
+        if constexpr (S == 4) {
+            reduce_sum4(df, acc[g][0], acc[g][1], acc[g][2], acc[g][3], sum);
+        } else {
+            sum[0] = reduce_sum(df, acc[g][0]);
+        }
+        for (int j = 0; j < S; ++j) {
+            for (int64_t dd = d; dd < head_dim; ++dd) {
+                sum[j] += q[g * head_dim + dd] * load_scalar<T>(k[j], dd);
+            }
+            scores[g * n_slots + s + j] = scale * sum[j];
+        }
+    }
+}
+
+template <DType T, int G>
+HWY_INLINE void scores_block(const float* q, const uint8_t* keys, uint64_t stride, int64_t head_dim,
+                             float scale, int64_t s0, int64_t s1, float* scores, int64_t n_slots) {
+    int64_t s = s0;
+    for (; s + 4 <= s1; s += 4)
+        scores_tile<T, G, 4>(q, keys, stride, head_dim, scale, s, scores, n_slots);
+    for (; s < s1; ++s) scores_tile<T, G, 1>(q, keys, stride, head_dim, scale, s, scores, n_slots);
 }
 
 // out[g][d0 .. d0 + V*N) += sum_s p[g][s] * v_s[same range], s in [s0, s1).
@@ -270,8 +292,8 @@ HWY_INLINE void attend_group_t(const float* q, int64_t group, const void* keys, 
     for (int64_t s0 = 0; s0 < n_slots; s0 += kSlotBlock) {
         const int64_t s1 = std::min(n_slots, s0 + kSlotBlock);
         for_group_tiles(group, [&]<int G>(int64_t g0) {
-            scores_tile<T, G>(q + g0 * head_dim, k, stride, head_dim, scale, s0, s1,
-                              scores + g0 * n_slots, n_slots);
+            scores_block<T, G>(q + g0 * head_dim, k, stride, head_dim, scale, s0, s1,
+                               scores + g0 * n_slots, n_slots);
         });
     }
     for (int64_t g = 0; g < group; ++g) softmax_impl(scores + g * n_slots, n_slots);

@@ -34,6 +34,41 @@ HWY_INLINE float reduce_sum(DF df, VF v) {
     return hn::GetLane(hn::SumOfLanes(df, v));
 }
 
+#if HWY_TARGET != HWY_SCALAR && HWY_TARGET != HWY_EMU128
+template <class D>
+HWY_INLINE void store_block_sums(D d, hn::Vec<D> v, float* out) {
+    if constexpr (hn::MaxLanes(d) > 4) {
+        const hn::Half<D> dh;
+        store_block_sums(dh, hn::Add(hn::LowerHalf(dh, v), hn::UpperHalf(dh, v)), out);
+    } else {
+        hn::StoreU(v, d, out);
+    }
+}
+
+#endif
+
+// out[0..4) = the lane sums of a, b, c and d: cheaper than four reduce_sum
+// (two interleave rounds leave every 128-bit block holding partial sums of
+// all four, then the blocks are added).
+HWY_INLINE void reduce_sum4(DF df, VF a, VF b, VF c, VF d, float* out) {
+#if HWY_TARGET == HWY_SCALAR || HWY_TARGET == HWY_EMU128
+    out[0] = reduce_sum(df, a);
+    out[1] = reduce_sum(df, b);
+    out[2] = reduce_sum(df, c);
+    out[3] = reduce_sum(df, d);
+#else
+    static_assert(hn::MaxLanes(DF()) >= 4, "128-bit blocks of four floats");
+    const hn::Repartition<double, DF> dd;
+    const VF ab = hn::Add(hn::InterleaveLower(df, a, b), hn::InterleaveUpper(df, a, b));
+    const VF cd = hn::Add(hn::InterleaveLower(df, c, d), hn::InterleaveUpper(df, c, d));
+    const auto ab64 = hn::BitCast(dd, ab);
+    const auto cd64 = hn::BitCast(dd, cd);
+    const VF abcd = hn::Add(hn::BitCast(df, hn::InterleaveLower(dd, ab64, cd64)),
+                            hn::BitCast(df, hn::InterleaveUpper(dd, ab64, cd64)));
+    store_block_sums(df, abcd, out);
+#endif
+}
+
 // Keeps a loaded vector in a register. Without this GCC folds a load that
 // feeds several FMAs into each of them as a memory operand, doubling the
 // loads of a matmul tile.
