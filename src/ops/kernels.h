@@ -1,6 +1,9 @@
 // Numeric kernels of the forward pass. Each has a scalar twin in
 // vase::scalar (the readable definition the fast versions are tested against).
-// Shapes are given in comments; all activations are f32, row-major.
+// Shapes are given in comments; all activations are f32, row-major. The fast
+// versions are compiled for several SIMD targets (Highway: AVX-512, AVX2 and
+// a portable fallback) and pick the best one the CPU has at run time.
+// Pointers need only element alignment.
 #pragma once
 
 #include <cstdint>
@@ -20,8 +23,10 @@ void dequantize_row(DType type, const void* row, int64_t n, float* out);
 void quantize_row(DType type, const float* x, int64_t n, void* out);
 
 // y[b, r] = sum_c w[r, c] * x[b, c]
-// w: [rows, cols] of `wtype` (row stride dtype_row_bytes(wtype, cols)),
-// x: [n_batch, cols], y: [n_batch, rows]. Weights are read once for the batch.
+// w: [rows, cols] of `wtype` (row stride dtype_row_bytes(wtype, cols); cols a
+// multiple of 32 for Q8_0), x: [n_batch, cols], y: [n_batch, rows], f32
+// accumulation. Rows are split across the pool's threads; the weights are
+// streamed once per 16 batch rows.
 void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
             const float* x, int64_t n_batch, float* y);
 
