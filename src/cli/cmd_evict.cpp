@@ -61,6 +61,9 @@ void run_evict(EvictArgs& a) {
     if (p.policy == "full" || p.policy == "quest") {
         fail("--policy {}: this mode never evicts; choose an evicting policy", p.policy);
     }
+    if (policy_uses_attention(p.policy) && a.queries.empty()) {
+        fail("--policy {} scores with attention: --queries is required", p.policy);
+    }
     std::vector<int64_t> kshape, vshape, qshape, gshape;
     const std::vector<float> keys = read_tensor("--keys", a.keys, 3, kshape);
     const std::vector<float> values = read_tensor("--values", a.values, 3, vshape);
@@ -103,8 +106,6 @@ void run_evict(EvictArgs& a) {
     int64_t n_queries = 0;
     std::vector<float> queries;
     if (policy_uses_attention(p.policy)) {
-        if (a.queries.empty())
-            fail("--policy {} scores with attention: --queries is required", p.policy);
         queries = read_tensor("--queries", a.queries, 3, qshape);
         n_q_heads = qshape[0];
         n_queries = qshape[1];
