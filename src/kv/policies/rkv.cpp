@@ -1,5 +1,5 @@
-// rkv: R-KV, "R-KV: Redundancy-aware KV Cache Compression for Reasoning
-// Models" (https://arxiv.org/abs/2505.24133), reference mode `attn_rkv`.
+// rkv: R-KV, redundancy-aware KV-cache compression for reasoning models
+// (https://arxiv.org/abs/2505.24133), reference mode `attn_rkv`.
 // Score = lambda * attention - (1 - lambda) * redundancy, where redundancy_i
 // is the softmax over candidates of the mean cosine similarity of k_i to
 // every candidate key (diagonal 0, mean over all n). Top-K.
