@@ -1,5 +1,6 @@
 // A catalogue of broken checkpoints: each must fail with a vase::Error whose
 // message names the file and the problem, never crash or read out of bounds.
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 
 #include "checkpoint_test_util.h"
 #include "model/safetensors.h"
+#include "util/rng.h"
 
 namespace vase::test {
 namespace {
@@ -652,6 +654,53 @@ TEST_F(BadGguf, NotAGgufFile) {
     write_bytes(tmp_.path("x.bin"), "hello, this is not a model");
     EXPECT_VASE_ERROR(load_tokenizer_spec(tmp_.path("x.bin")), "x.bin", "not a tokenizer");
     EXPECT_VASE_ERROR(load_checkpoint(tmp_.path("x.bin")), "x.bin", "bad magic");
+}
+
+// Random byte changes in the parts of a file that describe it (headers,
+// metadata, tensor infos): each load must succeed or throw vase::Error.
+void mutate_and_load(const std::string& file, const std::string& load_path, uint64_t span,
+                     uint64_t seed) {
+    const int fd = ::open(file.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    Rng rng(seed);
+    int failures = 0;
+    for (int round = 0; round < 400; ++round) {
+        const uint64_t at = rng.next_u64() % span;
+        const int width = 1 + static_cast<int>(rng.next_u64() % 8);
+        unsigned char saved[8];
+        ASSERT_EQ(::pread(fd, saved, width, static_cast<off_t>(at)), width);
+        unsigned char junk[8];
+        for (int k = 0; k < width; ++k) {
+            uint64_t r = rng.next_u64();
+            junk[k] = r % 4 == 0 ? 0xff : r % 4 == 1 ? 0x00 : static_cast<unsigned char>(r >> 8);
+        }
+        ASSERT_EQ(::pwrite(fd, junk, width, static_cast<off_t>(at)), width);
+        try {
+            load_checkpoint(load_path);
+        } catch (const Error& e) {
+            ++failures;
+            EXPECT_NE(std::string(e.what()).find(load_path), std::string::npos) << e.what();
+        }
+        ASSERT_EQ(::pwrite(fd, saved, width, static_cast<off_t>(at)), width);
+    }
+    ::close(fd);
+    EXPECT_GT(failures, 100);  // most changes to a header break something
+}
+
+TEST(Mutations, GgufHeaderBytes) {
+    TempDir tmp;
+    const std::string path = tmp.path("m.gguf");
+    make_checkpoint(path, CheckpointFormat::Gguf, DType::Q8_0, tmp.path("tok"));
+    const uint64_t data_start = GgufFile(path).tensors().front().offset;
+    mutate_and_load(path, path, data_start, 1);
+}
+
+TEST(Mutations, SafetensorsHeaderBytes) {
+    TempDir tmp;
+    make_checkpoint(tmp.path("hf"), CheckpointFormat::HuggingFace, DType::BF16, tmp.path("tok"));
+    const std::string file = tmp.path("hf/model.safetensors");
+    const std::string bytes = read_bytes(file);
+    mutate_and_load(file, tmp.path("hf"), 8 + get<uint64_t>(bytes, 0), 2);
 }
 
 }  // namespace
