@@ -124,8 +124,13 @@ class RoundTrip : public ::testing::TestWithParam<DType> {};
 
 TEST_P(RoundTrip, HuggingFaceDirectoryHoldsTheGeneratedValues) {
     const DType dtype = GetParam();
-    if (dtype == DType::Q8_0) GTEST_SKIP() << "safetensors has no Q8_0";
     TempDir tmp;
+    if (dtype == DType::Q8_0) {  // safetensors has no Q8_0: the writer says so
+        EXPECT_VASE_ERROR(
+            make_checkpoint(tmp.path("hf"), CheckpointFormat::HuggingFace, dtype, tmp.path("tok")),
+            "q8_0", "--format gguf");
+        return;
+    }
     const ModelConfig c = tiny_test_config();
     make_checkpoint(tmp.path("hf"), CheckpointFormat::HuggingFace, dtype, tmp.path("tok"), c, 11);
     Checkpoint ck = load_checkpoint(tmp.path("hf"));
