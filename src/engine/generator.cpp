@@ -60,7 +60,10 @@ Generator::Generator(Engine& engine, const GenerateOptions& options, int64_t pro
     shape.n_q_heads = c.n_heads;
     shape.head_dim = c.head_dim;
     shape.capacity = cache_capacity(options_.kv, prompt_len, options.max_new_tokens);
-    shape.query_window = options_.kv.window;
+    // Only attention-scored policies read the query window; Quest keeps page bounds.
+    shape.query_window = policy_uses_attention(options_.kv.policy) ? options_.kv.window : 0;
+    shape.page_bounds = options_.kv.policy == "quest";
+    select_budget_ = shape.page_bounds ? options_.kv.budget : 0;
 
     const int64_t max_rows = std::max<int64_t>(n_sequences, std::min(prompt_len, kPrefillChunk));
     if (!options.reference) {
@@ -150,7 +153,7 @@ void Generator::step() {
             ++n_rows;
             continue;
         }
-        rows_[n_rows] = ForwardRow{seq.cache.get(), seq.length, true};
+        rows_[n_rows] = ForwardRow{seq.cache.get(), seq.length, true, select_budget_};
         row_tokens_[n_rows] = seq.tokens.back();
         row_sequence_[n_rows] = s;
         ++n_rows;

@@ -113,6 +113,7 @@ private:
     std::vector<int32_t> row_tokens_; // [max(n_sequences, prefill chunk)]
     std::vector<int> row_sequence_;   // [n_sequences]
     GenerationTimings timings_;
+    int64_t select_budget_ = 0;  // Quest: tokens each decode step attends to
 };
 
 // Called for every generated token of sequence `s` with its text piece

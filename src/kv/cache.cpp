@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cstring>
 
+#include "kv/scoring.h"
 #include "util/error.h"
 
 namespace vase {
@@ -20,11 +21,17 @@ KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
                     0.0f);
     query_next_.assign(static_cast<size_t>(shape.n_layers), 0);
     n_queries_.assign(static_cast<size_t>(shape.n_layers), 0);
+    if (shape.page_bounds) {
+        pages_ = quest_pages(shape.capacity);
+        page_min_.assign(static_cast<size_t>(shape.n_layers * shape.n_kv_heads * pages_ * shape.head_dim), 0.0f);
+        page_max_.assign(page_min_.size(), 0.0f);
+    }
 }
 
 uint64_t KvCache::bytes() const {
     return keys_.size() * sizeof(float) + values_.size() * sizeof(float) +
-           positions_.size() * sizeof(int64_t) + queries_.size() * sizeof(float);
+           positions_.size() * sizeof(int64_t) + queries_.size() * sizeof(float) +
+           (page_min_.size() + page_max_.size()) * sizeof(float);
 }
 
 void KvCache::write(int64_t layer, int64_t index, int64_t position, const float* k,
@@ -36,6 +43,11 @@ void KvCache::write(int64_t layer, int64_t index, int64_t position, const float*
         std::memcpy(key(layer, h, slot), k + h * shape_.head_dim, row);
         std::memcpy(value(layer, h, slot), v + h * shape_.head_dim, row);
         positions(layer, h)[slot] = position;
+        if (pages_ > 0) {
+            const int64_t at = (layer * shape_.n_kv_heads + h) * pages_ * shape_.head_dim;
+            quest_add_token(k + h * shape_.head_dim, slot, shape_.head_dim, page_min_.data() + at,
+                            page_max_.data() + at);
+        }
     }
 }
 
@@ -58,6 +70,7 @@ void KvCache::push_query(int64_t layer, const float* q) {
 
 void KvCache::compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep,
                             int64_t n_candidates) {
+    assert(pages_ == 0);  // Quest never shrinks the cache
     const size_t row = static_cast<size_t>(shape_.head_dim) * sizeof(float);
     for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
         const int64_t* keep = kept + h * n_keep;

@@ -20,6 +20,7 @@ struct KvCacheShape {
     int64_t head_dim = 0;
     int64_t capacity = 0;      // slots per (layer, KV head)
     int64_t query_window = 0;  // queries kept per (layer, query head); 0 = none
+    bool page_bounds = false;  // keep Quest's per-page min/max keys (selection mode)
 };
 
 class KvCache {
@@ -77,6 +78,21 @@ public:
 
     void clear();
 
+    // Quest (spec section 6): per page of kQuestPageSize slots and dimension,
+    // the min and max key. [pages, head_dim] each, for (layer, head).
+    const float* page_min(int64_t layer, int64_t head) const {
+        return page_min_.data() + (layer * shape_.n_kv_heads + head) * pages_ * shape_.head_dim;
+    }
+    const float* page_max(int64_t layer, int64_t head) const {
+        return page_max_.data() + (layer * shape_.n_kv_heads + head) * pages_ * shape_.head_dim;
+    }
+
+    // Fraction of the slots a full cache would hold that the last decode step
+    // attended to, averaged over layers and query heads (set by the forward
+    // pass when it attends to fewer slots than it holds; < 0 = all of them).
+    double attended_fraction() const { return attended_fraction_; }
+    void set_attended_fraction(double f) { attended_fraction_ = f; }
+
 private:
     int64_t offset(int64_t layer, int64_t head, int64_t slot) const {
         return ((layer * shape_.n_kv_heads + head) * shape_.capacity + slot) * shape_.head_dim;
@@ -90,6 +106,10 @@ private:
     std::vector<float> queries_;     // [n_layers, n_q_heads, query_window, head_dim]
     std::vector<int64_t> query_next_;  // [n_layers] ring write index
     std::vector<int64_t> n_queries_;   // [n_layers] valid queries
+    int64_t pages_ = 0;
+    std::vector<float> page_min_;    // [n_layers, n_kv_heads, pages, head_dim]
+    std::vector<float> page_max_;    // [n_layers, n_kv_heads, pages, head_dim]
+    double attended_fraction_ = -1.0;
 };
 
 }  // namespace vase

@@ -55,8 +55,11 @@ void Evictor::after_prefill(const KvCache& cache) {
 void Evictor::after_decode_step(KvCache& cache, int64_t sequence_length, ThreadPool* pool) {
     // The step attended to every slot it had (its own included).
     stats_.decode_steps += 1;
-    stats_.attended_fraction_sum +=
-        static_cast<double>(cache.size()) / static_cast<double>(std::max<int64_t>(1, sequence_length));
+    const double attended = cache.attended_fraction() >= 0.0
+                                ? cache.attended_fraction()
+                                : static_cast<double>(cache.size()) /
+                                      static_cast<double>(std::max<int64_t>(1, sequence_length));
+    stats_.attended_fraction_sum += attended;
     stats_.peak_slots = std::max(stats_.peak_slots, cache.size());
     const int64_t n = cache.size();
     if (policy_->evicts() && n > params_.budget && n % params_.window == 0) run_pass(cache, pool);

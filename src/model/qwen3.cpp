@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "kv/scoring.h"
 #include "ops/kernels.h"
 #include "util/error.h"
 
@@ -185,9 +186,23 @@ Qwen3Forward::Qwen3Forward(const Qwen3Weights& weights, int64_t max_rows, int64_
     att_.resize(n(c.n_heads * c.head_dim));
     gate_.resize(n(c.intermediate_size));
     up_.resize(n(c.intermediate_size));
-    scores_.resize(static_cast<size_t>(std::max(1, n_threads) * std::max<int64_t>(1, max_slots)));
+    const int64_t threads = std::max(1, n_threads);
+    scores_.resize(static_cast<size_t>(threads * (c.n_heads / c.n_kv_heads) * std::max<int64_t>(1, max_slots)));
+    max_pages_ = quest_pages(std::max<int64_t>(1, max_slots));
+    page_bound_.resize(static_cast<size_t>(threads * max_pages_));
+    page_order_.resize(static_cast<size_t>(threads * max_pages_));
+    pages_.resize(static_cast<size_t>(threads * max_pages_));
+    attended_.resize(static_cast<size_t>(threads * max_rows_));
     index_.resize(static_cast<size_t>(max_rows_));
     logits_.resize(static_cast<size_t>(std::min(max_rows_, kMaxLogitRows) * c.vocab_size));
+}
+
+bool Qwen3Forward::selects(const ForwardRow* rows, int64_t n_rows, int64_t r, int64_t layer) const {
+    // Quest selects for decode rows only (the one row of its sequence in this call).
+    if (rows[r].select_budget <= 0 || layer < kQuestDenseLayers) return false;
+    const bool alone = (r == 0 || rows[r - 1].cache != rows[r].cache) &&
+                       (r + 1 == n_rows || rows[r + 1].cache != rows[r].cache);
+    return alone;
 }
 
 void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* rows,
@@ -197,23 +212,48 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
     // One work item per (row, KV head): the group's query heads share its keys.
     pool.run([&](int thread, int n_threads) {
-        float* scores = scores_.data() + thread * max_slots_;
+        float* scores = scores_.data() + thread * group * max_slots_;
         const int64_t items = n_rows * nkv;
         const int64_t begin = items * thread / n_threads, end = items * (thread + 1) / n_threads;
         for (int64_t item = begin; item < end; ++item) {
             const int64_t r = item / nkv, kvh = item % nkv;
             const KvCache& cache = *rows[r].cache;
             const int64_t n = cache.size() + index_[r] + 1;  // causal: earlier slots and this row
+            const float* q = &q_[(r * nh + kvh * group) * hd];  // [group, hd]
+            float* out = &att_[(r * nh + kvh * group) * hd];    // [group, hd]
+            if (!selects(rows, n_rows, r, layer)) {
+                attend_group(q, group, cache.key(layer, kvh, 0), cache.value(layer, kvh, 0), DType::F32, n,
+                             hd, scale, scores, out);
+                attended_[thread * max_rows_ + r] += static_cast<double>(group * n);
+                continue;
+            }
+            // Quest: per query head, the pages of highest upper bound.
+            double* bound = page_bound_.data() + thread * max_pages_;
+            int64_t* order = page_order_.data() + thread * max_pages_;
+            int64_t* pages = pages_.data() + thread * max_pages_;
             for (int64_t j = 0; j < group; ++j) {
-                const int64_t h = kvh * group + j;
-                const float* qh = &q_[(r * nh + h) * hd];
-                for (int64_t t = 0; t < n; ++t) {
-                    scores[t] = dot(qh, cache.key(layer, kvh, t), hd) * scale;
+                const float* qj = q + j * hd;
+                const int64_t n_pages =
+                    quest_select_pages(qj, cache.page_min(layer, kvh), cache.page_max(layer, kvh), n, hd,
+                                       rows[r].select_budget, bound, order, pages);
+                int64_t m = 0;
+                for (int64_t p = 0; p < n_pages; ++p) {
+                    const int64_t t1 = std::min(n, (pages[p] + 1) * kQuestPageSize);
+                    for (int64_t t = pages[p] * kQuestPageSize; t < t1; ++t) {
+                        scores[m++] = dot(qj, cache.key(layer, kvh, t), hd) * scale;
+                    }
                 }
-                softmax(scores, n);
-                float* out = &att_[(r * nh + h) * hd];
-                std::fill(out, out + hd, 0.0f);
-                for (int64_t t = 0; t < n; ++t) axpy(scores[t], cache.value(layer, kvh, t), out, hd);
+                softmax(scores, m);
+                float* oj = out + j * hd;
+                std::fill(oj, oj + hd, 0.0f);
+                m = 0;
+                for (int64_t p = 0; p < n_pages; ++p) {
+                    const int64_t t1 = std::min(n, (pages[p] + 1) * kQuestPageSize);
+                    for (int64_t t = pages[p] * kQuestPageSize; t < t1; ++t) {
+                        axpy(scores[m++], cache.value(layer, kvh, t), oj, hd);
+                    }
+                }
+                attended_[thread * max_rows_ + r] += static_cast<double>(m);
             }
         }
     });
@@ -237,6 +277,7 @@ const float* Qwen3Forward::forward(ThreadPool& pool, const int32_t* tokens, cons
             fail("token id {} is outside the vocabulary (0..{})", tokens[r], c.vocab_size - 1);
         }
     }
+    std::fill(attended_.begin(), attended_.end(), 0.0);
     // Token embeddings: x [n_rows, dim].
     for (int64_t r = 0; r < n_rows; ++r) row_f32(w_.embed, tokens[r], &x_[r * dim]);
 
@@ -270,8 +311,15 @@ const float* Qwen3Forward::forward(ThreadPool& pool, const int32_t* tokens, cons
         matmul(pool, lw.down.dtype, lw.down.data, dim, inter, gate_.data(), n_rows, xb_.data());
         for (int64_t i = 0; i < n_rows * dim; ++i) x_[i] += xb_[i];
     }
-    // Commit each sequence's new tokens.
+    // Commit each sequence's new tokens; record what Quest rows attended to.
+    const int64_t n_threads = static_cast<int64_t>(attended_.size()) / max_rows_;
     for (int64_t r = 0; r < n_rows; ++r) {
+        if (rows[r].select_budget > 0) {
+            double sum = 0.0;
+            for (int64_t t = 0; t < n_threads; ++t) sum += attended_[t * max_rows_ + r];
+            const double full = static_cast<double>(c.n_layers * nh * (rows[r].position + 1));
+            rows[r].cache->set_attended_fraction(sum / full);
+        }
         if (r + 1 == n_rows || rows[r + 1].cache != rows[r].cache) rows[r].cache->commit(index_[r] + 1);
     }
     // Final norm and LM head for the rows that want logits (gathered into xb).

@@ -58,6 +58,9 @@ struct ForwardRow {
     KvCache* cache = nullptr;  // the sequence's cache; rows of one cache are consecutive
     int64_t position = 0;      // absolute position of the token in its sequence
     bool want_logits = false;
+    // Quest selection budget (tokens per query head); 0 = attend to every slot.
+    // Applies to decode rows (one row of its sequence) in layers >= 2.
+    int64_t select_budget = 0;
 };
 
 // The fast path. Owns every buffer it needs, sized at construction, so a
@@ -79,6 +82,7 @@ public:
 
 private:
     void attention(ThreadPool& pool, int64_t layer, const ForwardRow* rows, int64_t n_rows);
+    bool selects(const ForwardRow* rows, int64_t n_rows, int64_t r, int64_t layer) const;
 
     const Qwen3Weights& w_;
     int64_t max_rows_;
@@ -91,7 +95,12 @@ private:
     std::vector<float> att_;     // [max_rows, n_heads * head_dim]
     std::vector<float> gate_;    // [max_rows, intermediate]
     std::vector<float> up_;      // [max_rows, intermediate]
-    std::vector<float> scores_;  // [n_threads, max_slots] attention scores
+    std::vector<float> scores_;  // [n_threads, n_heads / n_kv_heads, max_slots] attention scores
+    int64_t max_pages_ = 0;
+    std::vector<double> page_bound_;      // [n_threads, max_pages] Quest scratch
+    std::vector<int64_t> page_order_;     // [n_threads, max_pages]
+    std::vector<int64_t> pages_;          // [n_threads, max_pages]
+    std::vector<double> attended_;        // [n_threads, max_rows] attended slots (Quest)
     std::vector<int64_t> index_; // [max_rows] index of the row within its sequence's step
     std::vector<float> logits_;  // [max_rows, vocab]
 };

@@ -158,3 +158,36 @@ TEST(Generation, FastPathMatchesReferencePathGreedy) {
 
 }  // namespace
 }  // namespace vase
+
+namespace vase {
+namespace {
+
+// Quest keeps the whole cache and, from layer 2 on, attends per query head to
+// ceil(B / 16) pages plus the current one.
+TEST(Generation, QuestAttendsToSelectedPagesOnly) {
+    const int64_t n_new = 200;
+    GenerateOptions o = options("quest", 32, 16, 0.0f, n_new);
+    auto result = generate(engine(), kPrompt, o, 1, nullptr, nullptr)[0];
+    const CacheStats& c = result.cache;
+    EXPECT_EQ(c.eviction_passes, 0);
+    EXPECT_EQ(c.final_slots, static_cast<int64_t>(kPrompt.size()) + n_new - 1);
+    // In the selecting layer (3 layers, the first 2 dense) a step attends to
+    // 2 full pages plus the current page: between 33 and 48 slots of n.
+    double lo = 0.0, hi = 0.0;
+    for (int64_t step = 1; step < n_new; ++step) {
+        const double n = static_cast<double>(kPrompt.size() + step);
+        lo += (1.0 - std::min(n, 48.0) / n) / 3.0;
+        hi += (1.0 - std::min(n, 33.0) / n) / 3.0;
+    }
+    lo /= static_cast<double>(n_new - 1);
+    hi /= static_cast<double>(n_new - 1);
+    EXPECT_GE(c.sparsity(), lo - 1e-3);
+    EXPECT_LE(c.sparsity(), hi + 1e-3);
+    // A budget that covers every page attends to everything: same tokens as full.
+    auto wide = run(options("quest", 1024, 16, 0.0f, 120));
+    auto full = run(options("full", 1024, 16, 0.0f, 120));
+    EXPECT_EQ(wide, full);
+}
+
+}  // namespace
+}  // namespace vase

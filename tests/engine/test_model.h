@@ -10,7 +10,7 @@
 
 namespace vase::testing {
 
-// Hugging Face directory of a random tiny Qwen3 (hidden 64, 2 layers, 4 query
+// Hugging Face directory of a random tiny Qwen3 (hidden 64, 3 layers, 4 query
 // heads over 2 KV heads, head_dim 16, F32), made on first use.
 inline const std::string& tiny_model_dir() {
     static const std::string dir = [] {
@@ -19,7 +19,7 @@ inline const std::string& tiny_model_dir() {
                                .string();
         std::filesystem::remove_all(path);
         std::string cmd = fmt::format(
-            "'{}' make-model --shape tiny --dtype f32 --format hf --seed 7 --out '{}' >/dev/null",
+            "'{}' make-model --shape tiny --layers 3 --dtype f32 --format hf --seed 7 --out '{}' >/dev/null",
             VASE_BINARY, path);
         if (std::system(cmd.c_str()) != 0) {
             fmt::print(stderr, "cannot make the test model: {}\n", cmd);
