@@ -14,6 +14,7 @@
 #define HWY_TARGET_INCLUDE "ops/matmul.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
+#include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
 #include <cassert>
@@ -56,7 +57,18 @@ HWY_INLINE void tile_float(const TileArgs& a) {
             for (int b = 0; b < NB; ++b) acc[u][r][b] = hn::Zero(df);
 
     int64_t c = 0;
+    constexpr int64_t kElem = T == DType::F32 ? 4 : 2;
     for (; c + U * n <= a.cols; c += U * n) {
+        if constexpr (NB == 1) {
+            // Matvec streams the weights: fetch the same columns of the next
+            // tile's rows now, so that memory latency overlaps this tile.
+            for (int r = 0; r < R; ++r) {
+                const uint8_t* next = static_cast<const uint8_t*>(wr[r]) + R * a.w_stride;
+                for (int64_t off = 0; off < U * n * kElem; off += 64) {
+                    hwy::Prefetch(next + c * kElem + off);
+                }
+            }
+        }
         for (int u = 0; u < U; ++u) {
             VF xv[NB];
             for (int b = 0; b < NB; ++b) {
@@ -154,6 +166,7 @@ HWY_INLINE void tile_q8_vec(const TileArgs& a) {
             xv[j] = in_register(hn::LoadU(df, a.x + k * kB + j * n));
         for (int r = 0; r < R; ++r) {
             const uint8_t* block = wr[r] + k * kBlockBytes;
+            hwy::Prefetch(block + R * a.w_stride);  // the next tile's rows, as in tile_float
             const int8_t* qs = reinterpret_cast<const int8_t*>(block + kQOffset);
             V dot = hn::Mul(hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, qs))), xv[0]);
             for (int64_t j = 1; j < kVecs; ++j) {

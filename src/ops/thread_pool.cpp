@@ -19,22 +19,21 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until done() or kSpinTime has passed; returns done(). After the
-// first few hundred pauses (~10 us) it also yields, so that on an oversubscribed
-// machine the thread we wait for can get our core.
+// Spins until done() or kSpinTime has passed; returns done(). After a few
+// pauses (~0.5 us) it yields between polls: on a busy machine the scheduler
+// often puts the pool's threads on one core, and then the thread we wait
+// for runs only when we give the core up. On an idle core yield returns at once.
 template <typename Done>
 bool spin_until(Done done) {
     auto start = std::chrono::steady_clock::now();
     for (uint32_t i = 1;; ++i) {
         if (done()) return true;
-        if (i < 512) {
+        if (i < 16) {
             cpu_relax();
-        } else {
-            std::this_thread::yield();
+            continue;
         }
-        if ((i & 255) == 0 && std::chrono::steady_clock::now() - start > kSpinTime) {
-            return done();
-        }
+        std::this_thread::yield();
+        if ((i & 15) == 0 && std::chrono::steady_clock::now() - start > kSpinTime) return done();
     }
 }
 
