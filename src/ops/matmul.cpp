@@ -4,7 +4,7 @@
 //
 // The weights are streamed once per call (for up to kBatchChunk activation
 // rows): each thread takes a contiguous block of rows and walks it in tiles
-// of kTileRows rows x up to kTileBatch activation rows. A tile converts each
+// of 4 (or 6) rows x up to kTileBatch activation rows. A tile converts each
 // weight vector to f32 once and uses it for every activation row of the
 // tile, with one accumulator register per (row, activation) pair; the rows of
 // a tile stay in L1 while the other activation rows of the chunk pass by.
@@ -29,6 +29,14 @@ namespace HWY_NAMESPACE {
 
 inline constexpr int kTileRows = 4;
 inline constexpr int kTileBatch = kVectorRegs >= 32 ? 4 : 2;
+// With several activation rows, f16/bf16 weights use 6-row tiles on AVX-512
+// (24 accumulators + 4 activation vectors + 1 weight vector registers):
+// fewer loads per FMA, ~10% faster. Not for f32 (six f32 rows and the
+// activation tile overflow L1: 25% slower) nor Q8_0 (per-row scales).
+template <DType T>
+inline constexpr int kBatchTileRows = kVectorRegs >= 32 && (T == DType::F16 || T == DType::BF16)
+                                          ? 6
+                                          : kTileRows;
 // Activation rows per pass over the weights. 16 activation rows of up to a
 // few thousand columns stay in L2, so x is not re-read from memory per tile.
 inline constexpr int64_t kBatchChunk = 16;
@@ -218,24 +226,34 @@ HWY_INLINE void row_block(TileArgs a, int64_t nb) {
     }
 }
 
-template <DType T>
-HWY_INLINE void matmul_rows_t(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
+template <DType T, int R>
+HWY_INLINE void matmul_rows_r(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
                               int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
     const uint64_t stride = dtype_row_bytes(T, static_cast<uint64_t>(cols));
     for (int64_t b0 = 0; b0 < n_batch; b0 += kBatchChunk) {
         const int64_t nb = n_batch - b0 < kBatchChunk ? n_batch - b0 : kBatchChunk;
         TileArgs a{nullptr, stride, cols, x + b0 * cols, nullptr, rows};
         int64_t r = r_begin;
-        for (; r + kTileRows <= r_end; r += kTileRows) {
+        for (; r + R <= r_end; r += R) {
             a.w = w + r * stride;
             a.y = y + b0 * rows + r;
-            row_block<T, kTileRows>(a, nb);
+            row_block<T, R>(a, nb);
         }
         for (; r < r_end; ++r) {
             a.w = w + r * stride;
             a.y = y + b0 * rows + r;
             row_block<T, 1>(a, nb);
         }
+    }
+}
+
+template <DType T>
+HWY_INLINE void matmul_rows_t(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
+                              int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+    if (n_batch == 1) {
+        matmul_rows_r<T, kTileRows>(w, rows, cols, x, n_batch, y, r_begin, r_end);
+    } else {
+        matmul_rows_r<T, kBatchTileRows<T>>(w, rows, cols, x, n_batch, y, r_begin, r_end);
     }
 }
 
