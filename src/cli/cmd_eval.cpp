@@ -83,6 +83,7 @@ void register_eval(CLI::App& app) {
     cmd->add_flag("-q,--quiet", a->config.quiet, "No progress lines");
     cmd->add_option("--report", a->report, "Only (re)write the report of an existing output directory");
     add_kv_options(*cmd, a->config.kv, /*policy_and_budget=*/false);
+    add_kv_type_option(*cmd, a->config.kv_type);
     cmd->callback([a] { run(*a); });
 }
 

@@ -41,6 +41,7 @@ struct GenerateArgs {
     int threads = 0;
     std::vector<std::string> stop;
     EvictionParams kv;
+    DType kv_type = DType::F16;
 };
 
 std::vector<int32_t> parse_ids(const std::string& text) {
@@ -85,6 +86,7 @@ void run_generate(GenerateArgs& a) {
     opt.ignore_eos = a.ignore_eos;
     opt.stop_strings = a.stop;
     opt.kv = a.kv;
+    opt.kv_type = a.kv_type;
     opt.reference = a.reference;
 
     std::string prompt_text;
@@ -196,6 +198,7 @@ void register_generate(CLI::App& app) {
     cmd->add_flag("--json", args->json, "Print one JSON object with the result and statistics");
     cmd->add_flag("--reference", args->reference, "Use the scalar reference forward pass (slow; for checks)");
     add_kv_options(*cmd, args->kv);
+    add_kv_type_option(*cmd, args->kv_type);
     cmd->callback([args] { run_generate(*args); });
 }
 

@@ -1,5 +1,6 @@
 #include "cli/kv_options.h"
 
+#include <map>
 #include <string>
 
 namespace vase::cli {
@@ -37,6 +38,15 @@ void add_kv_options(CLI::App& cmd, EvictionParams& params, bool policy_and_budge
         ->group("KV cache");
     cmd.add_flag_callback("--no-kv-smooth", [&params] { params.smooth = 0; },
                           "Do not smooth attention scores")
+        ->group("KV cache");
+}
+
+void add_kv_type_option(CLI::App& cmd, DType& type) {
+    static const std::map<std::string, DType> kTypes = {
+        {"f32", DType::F32}, {"f16", DType::F16}, {"bf16", DType::BF16}};
+    cmd.add_option("--kv-type", type, "Element type of cached keys and values: f32, f16, bf16")
+        ->transform(CLI::CheckedTransformer(kTypes, CLI::ignore_case))
+        ->default_str("f16")
         ->group("KV cache");
 }
 

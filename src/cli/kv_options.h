@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "kv/params.h"
+#include "ops/dtype.h"
 
 namespace vase::cli {
 
@@ -11,5 +12,8 @@ namespace vase::cli {
 // --kv-window, --kv-n-large, --kv-sinks, --kv-temperature, --kv-lambda and
 // --kv-smooth/--no-kv-smooth to `cmd`.
 void add_kv_options(CLI::App& cmd, EvictionParams& params, bool policy_and_budget = true);
+
+// Adds --kv-type f32|f16|bf16 (element type of the cached keys and values).
+void add_kv_type_option(CLI::App& cmd, DType& type);
 
 }  // namespace vase::cli

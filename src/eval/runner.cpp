@@ -218,6 +218,7 @@ int64_t run_eval(const EvalConfig& config) {
             opt.sampling = engine.default_sampling();
             opt.kv = config.kv;
             opt.kv.policy = cell.policy;
+            opt.kv_type = config.kv_type;
             if (cell.policy != "full") opt.kv.budget = cell.budget;
             opt.sequence_seeds = seeds;
             const auto t0 = std::chrono::steady_clock::now();

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kv/params.h"
+#include "ops/dtype.h"
 
 namespace vase {
 
@@ -26,6 +27,7 @@ struct EvalConfig {
     std::string data_dir;  // where task files live (default: the repo's data/tasks)
     int threads = 0;
     EvictionParams kv;  // window, n_large, sinks, ... shared by every cell
+    DType kv_type = DType::F16;  // element type of the KV cache
     bool quiet = false;
 };
 

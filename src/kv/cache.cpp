@@ -4,17 +4,20 @@
 #include <cstring>
 
 #include "kv/scoring.h"
+#include "ops/kernels.h"
 #include "util/error.h"
 
 namespace vase {
 
 KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
+    if (shape.kv_type == DType::Q8_0) fail("KV cache type Q8_0 is not supported (use f32, f16 or bf16)");
+    row_bytes_ = dtype_row_bytes(shape.kv_type, static_cast<uint64_t>(shape.head_dim));
     size_t slots = checked_mul(checked_mul(static_cast<size_t>(shape.n_layers),
                                            static_cast<size_t>(shape.n_kv_heads), "KV cache"),
                                static_cast<size_t>(shape.capacity), "KV cache");
-    size_t floats = checked_mul(slots, static_cast<size_t>(shape.head_dim), "KV cache");
-    keys_.assign(floats, 0.0f);
-    values_.assign(floats, 0.0f);
+    size_t bytes = checked_mul(slots, row_bytes_, "KV cache");
+    keys_.assign(bytes, 0);
+    values_.assign(bytes, 0);
     positions_.assign(slots, -1);
     queries_.assign(static_cast<size_t>(shape.n_layers * shape.n_q_heads * shape.query_window *
                                         shape.head_dim),
@@ -29,7 +32,7 @@ KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
 }
 
 uint64_t KvCache::bytes() const {
-    return keys_.size() * sizeof(float) + values_.size() * sizeof(float) +
+    return keys_.size() + values_.size() +
            positions_.size() * sizeof(int64_t) + queries_.size() * sizeof(float) +
            (page_min_.size() + page_max_.size()) * sizeof(float);
 }
@@ -38,17 +41,25 @@ void KvCache::write(int64_t layer, int64_t index, int64_t position, const float*
                     const float* v) {
     int64_t slot = size_ + index;
     assert(slot < shape_.capacity);
-    const size_t row = static_cast<size_t>(shape_.head_dim) * sizeof(float);
     for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
-        std::memcpy(key(layer, h, slot), k + h * shape_.head_dim, row);
-        std::memcpy(value(layer, h, slot), v + h * shape_.head_dim, row);
+        const float* kh = k + h * shape_.head_dim;
+        quantize_row(shape_.kv_type, kh, shape_.head_dim, keys_.data() + offset(layer, h, slot));
+        quantize_row(shape_.kv_type, v + h * shape_.head_dim, shape_.head_dim,
+                     values_.data() + offset(layer, h, slot));
         positions(layer, h)[slot] = position;
         if (pages_ > 0) {
             const int64_t at = (layer * shape_.n_kv_heads + h) * pages_ * shape_.head_dim;
-            quest_add_token(k + h * shape_.head_dim, slot, shape_.head_dim, page_min_.data() + at,
-                            page_max_.data() + at);
+            quest_add_token(kh, slot, shape_.head_dim, page_min_.data() + at, page_max_.data() + at);
         }
     }
+}
+
+void KvCache::keys_f32(int64_t layer, int64_t head, int64_t n, float* out) const {
+    dequantize_row(shape_.kv_type, key_row(layer, head, 0), n * shape_.head_dim, out);
+}
+
+void KvCache::values_f32(int64_t layer, int64_t head, int64_t n, float* out) const {
+    dequantize_row(shape_.kv_type, value_row(layer, head, 0), n * shape_.head_dim, out);
 }
 
 void KvCache::commit(int64_t n) {
@@ -71,26 +82,26 @@ void KvCache::push_query(int64_t layer, const float* q) {
 void KvCache::compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep,
                             int64_t n_candidates) {
     assert(pages_ == 0);  // Quest never shrinks the cache
-    const size_t row = static_cast<size_t>(shape_.head_dim) * sizeof(float);
+    const size_t row = static_cast<size_t>(row_bytes_);
     for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
         const int64_t* keep = kept + h * n_keep;
         int64_t* pos = positions(layer, h);
+        uint8_t* kbase = keys_.data() + offset(layer, h, 0);
+        uint8_t* vbase = values_.data() + offset(layer, h, 0);
+        auto move = [&](int64_t src, int64_t dst) {
+            std::memcpy(kbase + dst * row, kbase + src * row, row);
+            std::memcpy(vbase + dst * row, vbase + src * row, row);
+            pos[dst] = pos[src];
+        };
         int64_t dst = 0;
         // Kept candidates move toward the front; indices ascend and dst <= src,
         // so a forward copy never overwrites a slot still to be read.
         for (int64_t i = 0; i < n_keep; ++i, ++dst) {
             int64_t src = keep[i];
             assert(src < n_candidates && (i == 0 || keep[i - 1] < src));
-            if (src == dst) continue;
-            std::memcpy(key(layer, h, dst), key(layer, h, src), row);
-            std::memcpy(value(layer, h, dst), value(layer, h, src), row);
-            pos[dst] = pos[src];
+            if (src != dst) move(src, dst);
         }
-        for (int64_t src = n_candidates; src < size_; ++src, ++dst) {
-            std::memcpy(key(layer, h, dst), key(layer, h, src), row);
-            std::memcpy(value(layer, h, dst), value(layer, h, src), row);
-            pos[dst] = pos[src];
-        }
+        for (int64_t src = n_candidates; src < size_; ++src, ++dst) move(src, dst);
     }
 }
 

@@ -8,8 +8,11 @@
 // kept in ascending position order: the recent window is always the tail.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <vector>
+
+#include "ops/dtype.h"
 
 namespace vase {
 
@@ -21,6 +24,7 @@ struct KvCacheShape {
     int64_t capacity = 0;      // slots per (layer, KV head)
     int64_t query_window = 0;  // queries kept per (layer, query head); 0 = none
     bool page_bounds = false;  // keep Quest's per-page min/max keys (selection mode)
+    DType kv_type = DType::F32;  // element type of stored keys and values: F32, F16 or BF16
 };
 
 class KvCache {
@@ -33,25 +37,36 @@ public:
     int64_t capacity() const { return shape_.capacity; }
     uint64_t bytes() const;  // storage bytes (keys, values, positions, queries)
 
-    // Slot `slot` of (layer, head): [head_dim] floats.
-    float* key(int64_t layer, int64_t head, int64_t slot) {
+    DType kv_type() const { return shape_.kv_type; }
+    // Bytes of one stored key or value row ([head_dim] of kv_type).
+    uint64_t row_bytes() const { return row_bytes_; }
+
+    // Slot `slot` of (layer, head): [head_dim] of kv_type.
+    const void* key_row(int64_t layer, int64_t head, int64_t slot) const {
         return keys_.data() + offset(layer, head, slot);
     }
-    float* value(int64_t layer, int64_t head, int64_t slot) {
+    const void* value_row(int64_t layer, int64_t head, int64_t slot) const {
         return values_.data() + offset(layer, head, slot);
     }
+    // The same as f32 (a view for F32 caches; tests and tools).
     const float* key(int64_t layer, int64_t head, int64_t slot) const {
-        return keys_.data() + offset(layer, head, slot);
+        assert(shape_.kv_type == DType::F32);
+        return static_cast<const float*>(key_row(layer, head, slot));
     }
     const float* value(int64_t layer, int64_t head, int64_t slot) const {
-        return values_.data() + offset(layer, head, slot);
+        assert(shape_.kv_type == DType::F32);
+        return static_cast<const float*>(value_row(layer, head, slot));
     }
+    // Converts slots [0, n) of (layer, head) to f32: out [n, head_dim].
+    void keys_f32(int64_t layer, int64_t head, int64_t n, float* out) const;
+    void values_f32(int64_t layer, int64_t head, int64_t n, float* out) const;
     int64_t* positions(int64_t layer, int64_t head) {
         return positions_.data() + (layer * shape_.n_kv_heads + head) * shape_.capacity;
     }
     const int64_t* positions(int64_t layer, int64_t head) const {
         return positions_.data() + (layer * shape_.n_kv_heads + head) * shape_.capacity;
     }
+    // Elements between the rows of consecutive KV heads.
     int64_t head_stride() const { return shape_.capacity * shape_.head_dim; }
 
     // Writes token `index` of the step being computed (slot size() + index) for
@@ -94,14 +109,16 @@ public:
     void set_attended_fraction(double f) { attended_fraction_ = f; }
 
 private:
-    int64_t offset(int64_t layer, int64_t head, int64_t slot) const {
-        return ((layer * shape_.n_kv_heads + head) * shape_.capacity + slot) * shape_.head_dim;
+    uint64_t offset(int64_t layer, int64_t head, int64_t slot) const {
+        return static_cast<uint64_t>((layer * shape_.n_kv_heads + head) * shape_.capacity + slot) *
+               row_bytes_;
     }
 
     KvCacheShape shape_;
     int64_t size_ = 0;
-    std::vector<float> keys_;        // [n_layers, n_kv_heads, capacity, head_dim]
-    std::vector<float> values_;      // [n_layers, n_kv_heads, capacity, head_dim]
+    uint64_t row_bytes_ = 0;
+    std::vector<uint8_t> keys_;      // [n_layers, n_kv_heads, capacity, head_dim] of kv_type
+    std::vector<uint8_t> values_;    // [n_layers, n_kv_heads, capacity, head_dim] of kv_type
     std::vector<int64_t> positions_; // [n_layers, n_kv_heads, capacity]
     std::vector<float> queries_;     // [n_layers, n_q_heads, query_window, head_dim]
     std::vector<int64_t> query_next_;  // [n_layers] ring write index

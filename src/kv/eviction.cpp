@@ -38,6 +38,11 @@ Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape, int n_
     if (policy_->evicts()) {
         kept_.resize(static_cast<size_t>(shape.n_kv_heads *
                                           std::max<int64_t>(0, params_.budget - params_.window)));
+        if (shape.kv_type != DType::F32) {
+            const int64_t candidates = std::max<int64_t>(0, shape.capacity - params_.window);
+            keys_f32_.resize(static_cast<size_t>(shape.n_kv_heads * candidates * shape.head_dim));
+            values_f32_.resize(keys_f32_.size());
+        }
     }
     stats_.policy = params_.policy;
     stats_.budget = policy_->evicts() ? params_.budget : 0;
@@ -79,9 +84,20 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
         view.n_q_heads = s.n_q_heads;
         view.head_dim = s.head_dim;
         view.n = n_candidates;
-        view.keys = cache.key(layer, 0, 0);
-        view.values = cache.value(layer, 0, 0);
-        view.kv_head_stride = cache.head_stride();
+        if (cache.kv_type() == DType::F32) {
+            view.keys = cache.key(layer, 0, 0);
+            view.values = cache.value(layer, 0, 0);
+            view.kv_head_stride = cache.head_stride();
+        } else {
+            // Policies score in f32: convert this layer's candidates once.
+            for (int64_t h = 0; h < s.n_kv_heads; ++h) {
+                cache.keys_f32(layer, h, n_candidates, keys_f32_.data() + h * n_candidates * s.head_dim);
+                cache.values_f32(layer, h, n_candidates, values_f32_.data() + h * n_candidates * s.head_dim);
+            }
+            view.keys = keys_f32_.data();
+            view.values = values_f32_.data();
+            view.kv_head_stride = n_candidates * s.head_dim;
+        }
         view.positions = cache.positions(layer, 0);
         view.pos_head_stride = s.capacity;
         view.queries = cache.queries(layer);

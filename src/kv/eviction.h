@@ -64,6 +64,10 @@ private:
     EvictionParams params_;
     std::unique_ptr<EvictionPolicy> policy_;
     std::vector<int64_t> kept_;  // [n_kv_heads, budget - window]
+    // One layer's candidates as f32 when the cache stores 16-bit values:
+    // [n_kv_heads, capacity - window, head_dim] each (empty for F32 caches).
+    std::vector<float> keys_f32_;
+    std::vector<float> values_f32_;
     CacheStats stats_;
 };
 

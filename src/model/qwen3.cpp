@@ -193,6 +193,7 @@ Qwen3Forward::Qwen3Forward(const Qwen3Weights& weights, int64_t max_rows, int64_
     page_order_.resize(static_cast<size_t>(threads * max_pages_));
     pages_.resize(static_cast<size_t>(threads * max_pages_));
     attended_.resize(static_cast<size_t>(threads * max_rows_));
+    kv_row_.resize(static_cast<size_t>(threads * c.head_dim));
     index_.resize(static_cast<size_t>(max_rows_));
     logits_.resize(static_cast<size_t>(std::min(max_rows_, kMaxLogitRows) * c.vocab_size));
 }
@@ -222,8 +223,8 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
             const float* q = &q_[(r * nh + kvh * group) * hd];  // [group, hd]
             float* out = &att_[(r * nh + kvh * group) * hd];    // [group, hd]
             if (!selects(rows, n_rows, r, layer)) {
-                attend_group(q, group, cache.key(layer, kvh, 0), cache.value(layer, kvh, 0), DType::F32, n,
-                             hd, scale, scores, out);
+                attend_group(q, group, cache.key_row(layer, kvh, 0), cache.value_row(layer, kvh, 0),
+                             cache.kv_type(), n, hd, scale, scores, out);
                 attended_[thread * max_rows_ + r] += static_cast<double>(group * n);
                 continue;
             }
@@ -237,10 +238,12 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
                     quest_select_pages(qj, cache.page_min(layer, kvh), cache.page_max(layer, kvh), n, hd,
                                        rows[r].select_budget, bound, order, pages);
                 int64_t m = 0;
+                float* row = kv_row_.data() + thread * hd;
                 for (int64_t p = 0; p < n_pages; ++p) {
                     const int64_t t1 = std::min(n, (pages[p] + 1) * kQuestPageSize);
                     for (int64_t t = pages[p] * kQuestPageSize; t < t1; ++t) {
-                        scores[m++] = dot(qj, cache.key(layer, kvh, t), hd) * scale;
+                        dequantize_row(cache.kv_type(), cache.key_row(layer, kvh, t), hd, row);
+                        scores[m++] = dot(qj, row, hd) * scale;
                     }
                 }
                 softmax(scores, m);
@@ -250,7 +253,8 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
                 for (int64_t p = 0; p < n_pages; ++p) {
                     const int64_t t1 = std::min(n, (pages[p] + 1) * kQuestPageSize);
                     for (int64_t t = pages[p] * kQuestPageSize; t < t1; ++t) {
-                        axpy(scores[m++], cache.value(layer, kvh, t), oj, hd);
+                        dequantize_row(cache.kv_type(), cache.value_row(layer, kvh, t), hd, row);
+                        axpy(scores[m++], row, oj, hd);
                     }
                 }
                 attended_[thread * max_rows_ + r] += static_cast<double>(m);

@@ -101,6 +101,7 @@ private:
     std::vector<int64_t> page_order_;     // [n_threads, max_pages]
     std::vector<int64_t> pages_;          // [n_threads, max_pages]
     std::vector<double> attended_;        // [n_threads, max_rows] attended slots (Quest)
+    std::vector<float> kv_row_;           // [n_threads, head_dim] one cached row as f32 (Quest)
     std::vector<int64_t> index_; // [max_rows] index of the row within its sequence's step
     std::vector<float> logits_;  // [max_rows, vocab]
 };

@@ -101,8 +101,10 @@ TEST_P(EveryPolicy, EveryPassKeepsBudgetWindowSinksAndLargeValues) {
                 if (large_kept) {
                     // Value range of each candidate (the sinks rank first where protected).
                     std::vector<std::pair<double, int64_t>> mag;
+                    std::vector<float> values(static_cast<size_t>(n_candidates * s.head_dim));
+                    before.values_f32(l, h, n_candidates, values.data());
                     for (int64_t i = 0; i < n_candidates; ++i) {
-                        const float* v = before.value(l, h, i);
+                        const float* v = &values[static_cast<size_t>(i * s.head_dim)];
                         double r = *std::max_element(v, v + s.head_dim) - *std::min_element(v, v + s.head_dim);
                         if (policy == "vase_l2") {
                             r = 0;
@@ -150,6 +152,7 @@ TEST(Generation, BatchedSequencesMatchSingleRuns) {
 
 TEST(Generation, FastPathMatchesReferencePathGreedy) {
     GenerateOptions o = options("full", 4096, 64, 0.0f, 48);
+    o.kv_type = DType::F32;  // the reference pass keeps f32 keys and values
     auto fast = run(o);
     o.reference = true;
     auto ref = run(o);

@@ -42,7 +42,7 @@ def run(args):
 
 def generate(model, dump, extra=()):
     out = run([VASE, "generate", "-m", model, "--prompt-ids", " ".join(map(str, PROMPT)),
-               "-n", str(STEPS), "--temp", "0", "--ignore-eos", "--json", "-t", "2",
+               "-n", str(STEPS), "--temp", "0", "--ignore-eos", "--json", "-t", "2", "--kv-type", "f32",
                "--dump-logits", dump, *extra])
     return json.loads(out)["tokens"], np.load(dump).astype(np.float64)
 
