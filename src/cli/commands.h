@@ -11,6 +11,7 @@ void register_make_model(CLI::App& app);
 void register_evict(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_grade(CLI::App& app);
+void register_serve(CLI::App& app);
 
 
 }  // namespace vase::cli

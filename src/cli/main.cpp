@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
     vase::cli::register_evict(app);
     vase::cli::register_tokenize(app);
     vase::cli::register_grade(app);
+    vase::cli::register_serve(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
