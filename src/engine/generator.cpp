@@ -133,6 +133,23 @@ void Generator::prefill(const std::vector<int32_t>& prompt) {
     timings_.prefill_seconds = seconds_since(t0);
 }
 
+void Generator::save_state() {
+    saved_.clear();
+    for (const Sequence& seq : sequences_) saved_.push_back(Saved{*seq.cache, seq.length, seq.tokens.size()});
+    saved_logits_ = logits_;
+}
+
+void Generator::restore_state() {
+    if (saved_.size() != sequences_.size()) fail("restore_state() without save_state()");
+    for (size_t s = 0; s < sequences_.size(); ++s) {
+        *sequences_[s].cache = saved_[s].cache;
+        sequences_[s].length = saved_[s].length;
+        sequences_[s].tokens.resize(saved_[s].generated);
+        sequences_[s].done = false;
+    }
+    logits_ = saved_logits_;
+}
+
 int32_t Generator::sample(int s) {
     Sequence& seq = sequences_[static_cast<size_t>(s)];
     int32_t token = seq.sampler->sample(logits(s));

@@ -90,6 +90,11 @@ public:
     void step();
 
     const CacheStats& cache_stats(int s) const { return sequences_[s].evictor->stats(); }
+
+    // Benchmarks: remember every sequence's cache and length (allocates), and
+    // go back to them later, e.g. to decode from the same depth repeatedly.
+    void save_state();
+    void restore_state();
     const KvCache& cache(int s) const { return *sequences_[s].cache; }
     const GenerationTimings& timings() const { return timings_; }
 
@@ -115,6 +120,13 @@ private:
     std::vector<int> row_sequence_;   // [n_sequences]
     GenerationTimings timings_;
     int64_t select_budget_ = 0;  // Quest: tokens each decode step attends to
+    struct Saved {
+        KvCache cache;
+        int64_t length;
+        size_t generated;
+    };
+    std::vector<Saved> saved_;
+    std::vector<float> saved_logits_;
 };
 
 // Called for every generated token of sequence `s` with its text piece
