@@ -7,6 +7,7 @@ namespace vase::cli {
 
 void register_generate(CLI::App& app);
 void register_eval(CLI::App& app);
+void register_bench(CLI::App& app);
 void register_make_model(CLI::App& app);
 void register_evict(CLI::App& app);
 void register_tokenize(CLI::App& app);

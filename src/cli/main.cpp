@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
     // One line per command (each in its own cmd_*.cpp).
     vase::cli::register_generate(app);
     vase::cli::register_eval(app);
+    vase::cli::register_bench(app);
     vase::cli::register_make_model(app);
     vase::cli::register_evict(app);
     vase::cli::register_tokenize(app);
