@@ -5,6 +5,7 @@
 
 namespace vase::cli {
 
+void register_run(CLI::App& app);
 void register_generate(CLI::App& app);
 void register_eval(CLI::App& app);
 void register_bench(CLI::App& app);

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_help_all_flag("--help-all", "Show the help of every command");
     // One line per command (each in its own cmd_*.cpp).
+    vase::cli::register_run(app);
     vase::cli::register_generate(app);
     vase::cli::register_eval(app);
     vase::cli::register_bench(app);
