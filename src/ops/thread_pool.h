@@ -6,7 +6,8 @@
 // apart, so a dispatch must cost about a microsecond: workers spin on a
 // generation counter for a short while after each task and only then block
 // (futex via std::atomic::wait). The caller likewise spins, then blocks, until
-// the workers are done. One thread at a time may call run().
+// the workers are done. One thread at a time may call run(); the task must
+// not throw.
 #pragma once
 
 #include <atomic>
