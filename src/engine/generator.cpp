@@ -207,6 +207,7 @@ std::vector<GenerationResult> generate(Engine& engine, const std::vector<int32_t
         if (res.finish_reason == "length") res.text += decoders[s].flush();
         res.tokens = gen.tokens(s);
         res.cache = gen.cache_stats(s);
+        if (options.value_histogram) record_value_ranges(gen.cache(s), res.cache);
         gen.finish(s);
         if (on_finish) on_finish(s, res);
     };

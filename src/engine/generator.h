@@ -48,6 +48,7 @@ struct GenerateOptions {
     EvictionParams kv;
     DType kv_type = DType::F16;  // element type of the KV cache: F32, F16 or BF16
     bool reference = false;  // use the scalar reference forward pass (tests, comparisons)
+    bool value_histogram = false;  // fill CacheStats::value_range_hist at the end of each sequence
     // Seeds of sampling and eviction per sequence of a batch. Empty: sequence
     // s uses seed + s * 0x9e3779b97f4a7c15 (sequence 0 the seed itself).
     std::vector<uint64_t> sequence_seeds;

@@ -219,6 +219,7 @@ int64_t run_eval(const EvalConfig& config) {
             opt.kv = config.kv;
             opt.kv.policy = cell.policy;
             opt.kv_type = config.kv_type;
+            opt.value_histogram = true;
             if (cell.policy != "full") opt.kv.budget = cell.budget;
             opt.sequence_seeds = seeds;
             const auto t0 = std::chrono::steady_clock::now();

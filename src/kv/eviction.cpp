@@ -2,13 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "kv/registry.h"
 
 namespace vase {
 
 nlohmann::json CacheStats::to_json() const {
-    return nlohmann::json{{"policy", policy},
+    nlohmann::json j{{"policy", policy},
                           {"budget", budget},
                           {"window", window},
                           {"capacity", capacity},
@@ -21,6 +22,40 @@ nlohmann::json CacheStats::to_json() const {
                           {"decode_steps", decode_steps},
                           {"sparsity", sparsity()},
                           {"evict_seconds", evict_seconds}};
+    if (!value_range_hist.empty()) {
+        j["value_range_hist"] = {{"edges", value_range_edges()}, {"layers", value_range_hist}};
+    }
+    return j;
+}
+
+const std::vector<double>& value_range_edges() {
+    static const std::vector<double> edges = [] {
+        std::vector<double> e;
+        for (int i = 0; i <= 64; ++i) e.push_back(std::exp2(-6.0 + i / 4.0));
+        return e;
+    }();
+    return edges;
+}
+
+void record_value_ranges(const KvCache& cache, CacheStats& stats) {
+    const KvCacheShape& s = cache.shape();
+    const std::vector<double>& edges = value_range_edges();
+    const int64_t bins = static_cast<int64_t>(edges.size()) - 1;
+    stats.value_range_hist.assign(static_cast<size_t>(s.n_layers), std::vector<int64_t>(bins, 0));
+    std::vector<float> values(static_cast<size_t>(cache.size() * s.head_dim));
+    for (int64_t l = 0; l < s.n_layers; ++l) {
+        for (int64_t h = 0; h < s.n_kv_heads; ++h) {
+            cache.values_f32(l, h, cache.size(), values.data());
+            for (int64_t i = 0; i < cache.size(); ++i) {
+                const float* v = &values[static_cast<size_t>(i * s.head_dim)];
+                const double r = *std::max_element(v, v + s.head_dim) - *std::min_element(v, v + s.head_dim);
+                // Bin i holds edges[i] <= r < edges[i + 1]; out-of-range values clamp.
+                int64_t bin = static_cast<int64_t>(std::floor((std::log2(std::max(r, 1e-30)) + 6.0) * 4.0));
+                bin = std::clamp<int64_t>(bin, 0, bins - 1);
+                stats.value_range_hist[static_cast<size_t>(l)][static_cast<size_t>(bin)] += 1;
+            }
+        }
+    }
 }
 
 int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t max_new_tokens) {

@@ -31,12 +31,21 @@ struct CacheStats {
     int64_t decode_steps = 0;
     double attended_fraction_sum = 0.0;  // sum over decode steps of attended / full-cache slots
     double evict_seconds = 0.0;          // time spent choosing and compacting
+    // Ranges (max - min) of the cached value vectors per layer at the end of a
+    // sequence, as a histogram over kValueRangeEdges (docs/eval.md); empty
+    // unless record_value_ranges() was called.
+    std::vector<std::vector<int64_t>> value_range_hist;  // [n_layers][bins]
 
     double sparsity() const {
         return decode_steps == 0 ? 0.0 : 1.0 - attended_fraction_sum / static_cast<double>(decode_steps);
     }
     nlohmann::json to_json() const;
 };
+
+// Log-spaced histogram edges 2^(-6 + i/4), i = 0..64: 1/64 to 1024.
+const std::vector<double>& value_range_edges();
+// Fills stats.value_range_hist from every occupied slot of every layer and KV head.
+void record_value_ranges(const KvCache& cache, CacheStats& stats);
 
 // Slots a sequence needs: the whole sequence for `full` (and `quest`, which
 // never shrinks the cache), else max(prompt, budget) + window -- never more
