@@ -3,8 +3,8 @@
 // targets and dispatched at run time (Highway).
 //
 // The weights are streamed once per call (for up to kBatchChunk activation
-// rows): each thread takes a contiguous block of rows and walks it in tiles
-// of 4 (or 6) rows x up to kTileBatch activation rows. A tile converts each
+// rows): threads claim chunks of rows and walk them in tiles of 4 (or 6)
+// rows x up to kTileBatch activation rows. A tile converts each
 // weight vector to f32 once and uses it for every activation row of the
 // tile, with one accumulator register per (row, activation) pair; the rows of
 // a tile stay in L1 while the other activation rows of the chunk pass by.
@@ -17,6 +17,8 @@
 #include <hwy/cache_control.h>
 #include <hwy/highway.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstddef>
 
@@ -292,9 +294,20 @@ void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t 
         rows_fn(wtype, w, rows, cols, x, n_batch, y, 0, rows);
         return;
     }
-    // Chunks of whole 16-row groups keep each thread's y writes in its own cache lines.
-    pool.parallel_for(rows, 16, [&](int64_t r0, int64_t r1) {
-        rows_fn(wtype, w, rows, cols, x, n_batch, y, r0, r1);
+    // Rows in chunks that threads claim as they go: about eight per thread,
+    // so a thread that the OS delays (a busy machine) leaves its share to
+    // the others instead of holding up the whole step. Whole 16-row groups
+    // keep each thread's y writes in their own cache lines.
+    constexpr int64_t kGrain = 16;
+    const int64_t n_grains = (rows + kGrain - 1) / kGrain;
+    const int64_t chunk = kGrain * std::max<int64_t>(1, n_grains / (8 * pool.size()));
+    const int64_t n_chunks = (rows + chunk - 1) / chunk;
+    std::atomic<int64_t> next{0};
+    pool.run([&](int, int) {
+        for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;) {
+            const int64_t r0 = c * chunk;
+            rows_fn(wtype, w, rows, cols, x, n_batch, y, r0, std::min(rows, r0 + chunk));
+        }
     });
 }
 
