@@ -221,7 +221,8 @@ uint64_t Scheduler::seat_bytes() const {
     o.kv = options_.kv;
     o.kv_type = options_.kv_type;
     o.sampling.temperature = 1.0f;  // sampling buffers included
-    o.max_new_tokens = options_.kv.budget + options_.kv.window;
+    // A one-token prompt and budget + window - 1 new tokens fill budget + window slots.
+    o.max_new_tokens = options_.kv.budget + options_.kv.window - 1;
     return sequence_bytes(o, options_.kv.budget + options_.kv.window);
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -150,6 +151,7 @@ struct Server::Impl {
     ServerOptions opt;
     httplib::Server http;
     int listen_fd = -1;
+    std::atomic<bool> stopping{false};  // requests still waiting give up
     bool chat_ok = true;
     int64_t created = 0;
     uint64_t startup_rss = 0;
@@ -319,6 +321,11 @@ void Server::Impl::respond(const httplib::Request& req, httplib::Response& res, 
         }
         events.clear();
         if (!more) break;
+        if (stopping) {
+            job->cancel();
+            send_error(res, ApiError{503, "the server is shutting down", "server_error", "", ""});
+            return;
+        }
         if (!watch.alive()) {
             // Nobody is left to answer: free the sequences now.
             job->cancel();
@@ -413,7 +420,7 @@ void Server::Impl::stream(const httplib::Request& req, httplib::Response& res, c
             sink.done();
             return true;
         }
-        if (!s.watch.alive()) {
+        if (s.impl->stopping || !s.watch.alive()) {
             s.job->cancel();
             return false;
         }
@@ -585,6 +592,7 @@ void Server::run() {
 }
 
 void Server::stop() {
+    impl_->stopping = true;
     impl_->http.stop();
 }
 

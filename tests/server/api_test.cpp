@@ -61,13 +61,17 @@ void expect_error(const ApiError& e, const Bad& want) {
 
 const char* const kMsgs = R"("messages":[{"role":"user","content":"hi"}])";
 
-std::string chat(const std::string& extra) { return std::string("{") + kMsgs + (extra.empty() ? "" : "," + extra) + "}"; }
+std::string chat(const std::string& extra) {
+    return std::string("{") + kMsgs + (extra.empty() ? "" : "," + extra) + "}";
+}
 
 TEST(ParseChat, MalformedBodies) {
-    for (const Bad& b : {Bad{"{bad", 400, nullptr, "invalid_json"}, Bad{"", 400, nullptr, "invalid_json"},
-                         Bad{"[1,2]", 400, nullptr, "invalid_json"}, Bad{"\"text\"", 400, nullptr, "invalid_json"},
-                         Bad{"{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", 400, nullptr, "invalid_json"},
-                         Bad{"{} trailing", 400, nullptr, "invalid_json"}}) {
+    for (const Bad& b :
+         {Bad{"{bad", 400, nullptr, "invalid_json"}, Bad{"", 400, nullptr, "invalid_json"},
+          Bad{"[1,2]", 400, nullptr, "invalid_json"}, Bad{"\"text\"", 400, nullptr, "invalid_json"},
+          Bad{"{\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}", 400, nullptr,
+              "invalid_json"},
+          Bad{"{} trailing", 400, nullptr, "invalid_json"}}) {
         expect_error(chat_error(b.body), b);
     }
 }
@@ -79,13 +83,16 @@ TEST(ParseChat, MessagesChecked) {
         {R"({"messages":[]})", 400, "messages", "invalid_value"},
         {R"({"messages":["hi"]})", 400, "messages[0]", "invalid_type"},
         {R"({"messages":[{"content":"hi"}]})", 400, "messages[0].role", "invalid_type"},
-        {R"({"messages":[{"role":"robot","content":"hi"}]})", 400, "messages[0].role", "invalid_value"},
-        {R"({"messages":[{"role":"user","content":5}]})", 400, "messages[0].content", "invalid_type"},
-        {R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", 400, "messages[0].content",
-         "unsupported_parameter"},
-        {R"({"messages":[{"role":"user","content":[{"text":"x"}]}]})", 400, "messages[0].content", "invalid_type"},
-        {R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","tool_calls":5}]})", 400,
-         "messages[1].tool_calls", "invalid_type"},
+        {R"({"messages":[{"role":"robot","content":"hi"}]})", 400, "messages[0].role",
+         "invalid_value"},
+        {R"({"messages":[{"role":"user","content":5}]})", 400, "messages[0].content",
+         "invalid_type"},
+        {R"({"messages":[{"role":"user","content":[{"type":"image_url"}]}]})", 400,
+         "messages[0].content", "unsupported_parameter"},
+        {R"({"messages":[{"role":"user","content":[{"text":"x"}]}]})", 400, "messages[0].content",
+         "invalid_type"},
+        {R"({"messages":[{"role":"user","content":"a"},{"role":"assistant","content":"b","tool_calls":5}]})",
+         400, "messages[1].tool_calls", "invalid_type"},
     };
     for (const Bad& b : cases) expect_error(chat_error(b.body), b);
 }
@@ -116,7 +123,8 @@ TEST(ParseChat, WrongTypesAndValues) {
         {R"("stream":"yes")", {"", 400, "stream", "invalid_type"}},
         {R"("stream_options":[])", {"", 400, "stream_options", "invalid_type"}},
         {R"("stream_options":{"include_usage":1})", {"", 400, "include_usage", "invalid_type"}},
-        {R"("chat_template_kwargs":{"enable_thinking":"no"})", {"", 400, "enable_thinking", "invalid_type"}},
+        {R"("chat_template_kwargs":{"enable_thinking":"no"})",
+         {"", 400, "enable_thinking", "invalid_type"}},
         {R"("chat_template_kwargs":true)", {"", 400, "chat_template_kwargs", "invalid_type"}},
         {R"("kv_budget":"big")", {"", 400, "kv_budget", "invalid_type"}},
         {R"("kv_budget":-1)", {"", 400, "kv_budget", "invalid_value"}},
@@ -126,8 +134,10 @@ TEST(ParseChat, WrongTypesAndValues) {
         {R"("logprobs":"yes")", {"", 400, "logprobs", "invalid_type"}},
         {R"("presence_penalty":0.5)", {"", 400, "presence_penalty", "unsupported_parameter"}},
         {R"("logit_bias":{"1":5})", {"", 400, "logit_bias", "unsupported_parameter"}},
-        {R"("response_format":{"type":"json_object"})", {"", 400, "response_format", "unsupported_parameter"}},
-        {R"("tools":[{"type":"function","function":{"name":"f"}}])", {"", 400, "tools", "unsupported_parameter"}},
+        {R"("response_format":{"type":"json_object"})",
+         {"", 400, "response_format", "unsupported_parameter"}},
+        {R"("tools":[{"type":"function","function":{"name":"f"}}])",
+         {"", 400, "tools", "unsupported_parameter"}},
     };
     for (const auto& [extra, want] : cases) {
         const std::string body = chat(extra);
@@ -209,7 +219,8 @@ TEST(ApplyFields, CacheRulesAreCheckedWithTheParameterNamed) {
 TEST(ParseCompletion, PromptForms) {
     EXPECT_EQ(parse_completion_request(R"({"prompt":"abc"})").prompt, "abc");
     EXPECT_EQ(parse_completion_request(R"({"prompt":["abc"]})").prompt, "abc");
-    EXPECT_EQ(parse_completion_request(R"({"prompt":[1,2,3]})").prompt_tokens, (std::vector<int32_t>{1, 2, 3}));
+    EXPECT_EQ(parse_completion_request(R"({"prompt":[1,2,3]})").prompt_tokens,
+              (std::vector<int32_t>{1, 2, 3}));
     const Bad cases[] = {
         {"{}", 400, "prompt", "missing_required_parameter"},
         {R"({"prompt":5})", 400, "prompt", "invalid_type"},

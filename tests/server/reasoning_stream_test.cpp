@@ -57,8 +57,10 @@ TEST(ReasoningStream, EverySplitPointMatchesSplitReasoning) {
             const SplitReasoning want = split_reasoning(text, opened);
             for (size_t cut = 0; cut <= text.size(); ++cut) {
                 const Streamed got = stream({text.substr(0, cut), text.substr(cut)}, opened);
-                EXPECT_EQ(got.reasoning, want.reasoning) << "text '" << text << "' cut " << cut << " opened " << opened;
-                EXPECT_EQ(got.content, want.content) << "text '" << text << "' cut " << cut << " opened " << opened;
+                EXPECT_EQ(got.reasoning, want.reasoning)
+                    << "text '" << text << "' cut " << cut << " opened " << opened;
+                EXPECT_EQ(got.content, want.content)
+                    << "text '" << text << "' cut " << cut << " opened " << opened;
             }
         }
     }
@@ -66,7 +68,8 @@ TEST(ReasoningStream, EverySplitPointMatchesSplitReasoning) {
 
 TEST(ReasoningStream, ByteAtATimeAndRandomPiecesMatchSplitReasoning) {
     std::mt19937 rng(5);
-    const std::vector<std::string> alphabet = {"<think>", "</think>", "\n", "\n\n", " ", "a", "b", "<", "</", "think>", "é"};
+    const std::vector<std::string> alphabet = {"<think>", "</think>", "\n", "\n\n",   " ", "a",
+                                               "b",       "<",        "</", "think>", "é"};
     for (int trial = 0; trial < 2000; ++trial) {
         std::string text;
         const int n = static_cast<int>(rng() % 12);
