@@ -40,7 +40,9 @@ void run(EvalArgs& a) {
         std::fprintf(stderr, "eval: wrote %s/report.md and plots\n", a.report.c_str());
         return;
     }
-    if (a.config.model.empty()) fail("eval: give -m MODEL (or --report DIR)");
+    if (a.config.model.empty() && a.config.endpoints.empty()) {
+        fail("eval: give -m MODEL or --endpoint URL (or --report DIR)");
+    }
     a.config.tasks = split_lists(a.tasks);
     a.config.policies = split_lists(a.policies);
     a.config.budgets.clear();
@@ -82,6 +84,11 @@ void register_eval(CLI::App& app) {
     cmd->add_option("-t,--threads", a->config.threads, "Threads (default: all cores)");
     cmd->add_flag("-q,--quiet", a->config.quiet, "No progress lines");
     cmd->add_option("--report", a->report, "Only (re)write the report of an existing output directory");
+    cmd->add_option("--endpoint", a->config.endpoints,
+                    "OpenAI-compatible server URL to generate with instead of the local engine (repeatable;\n"
+                    "work is spread over all). With -m too, its tokenizer is used for loop detection");
+    cmd->add_option("--requests-per-endpoint", a->config.requests_per_endpoint,
+                    "Concurrent requests per endpoint")->capture_default_str();
     add_kv_options(*cmd, a->config.kv, /*policy_and_budget=*/false);
     add_kv_type_option(*cmd, a->config.kv_type);
     cmd->callback([a] { run(*a); });

@@ -29,6 +29,10 @@ struct EvalConfig {
     EvictionParams kv;  // window, n_large, sinks, ... shared by every cell
     DType kv_type = DType::F16;  // element type of the KV cache
     bool quiet = false;
+    // OpenAI-compatible servers to send the generations to instead of the
+    // local engine, spread over all of them (--endpoint, repeatable).
+    std::vector<std::string> endpoints;
+    int requests_per_endpoint = 4;  // concurrent requests each endpoint gets
 };
 
 // One cell of the grid: `full` has no budget (0).
