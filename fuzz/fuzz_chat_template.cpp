@@ -2,8 +2,6 @@
 // contents, reasoning, tool calls and tool definitions), and the helpers that
 // read generated or foreign text: split_reasoning, prompt_opens_think,
 // is_qwen3_chat_template and python_json_dumps.
-#include <fuzzer/FuzzedDataProvider.h>
-
 #include <cstdint>
 #include <string>
 
@@ -28,34 +26,32 @@ bool contains(std::string_view haystack, std::string_view needle) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    FuzzedDataProvider in(data, size);
+    vase::fuzz::ByteReader in(data, size);
     static const char* const kRoles[] = {"system", "user", "assistant", "tool", "", "developer"};
 
     vase::ChatOptions options;
-    options.add_generation_prompt = in.ConsumeBool();
-    options.enable_thinking = in.ConsumeBool();
-    const int n_tools = in.ConsumeIntegralInRange(0, 2);
-    for (int i = 0; i < n_tools; ++i) {
-        options.tools.push_back(json_or_string(in.ConsumeRandomLengthString(200)));
-    }
+    options.add_generation_prompt = in.flag();
+    options.enable_thinking = in.flag();
+    const int n_tools = in.in_range(0, 2);
+    for (int i = 0; i < n_tools; ++i) options.tools.push_back(json_or_string(in.text(200)));
     std::vector<vase::ChatMessage> messages;
-    const int n_messages = in.ConsumeIntegralInRange(0, 6);
+    const int n_messages = in.in_range(0, 6);
     for (int i = 0; i < n_messages; ++i) {
         vase::ChatMessage m;
-        m.role = kRoles[in.ConsumeIntegralInRange<size_t>(0, std::size(kRoles) - 1)];
-        m.content = in.ConsumeRandomLengthString(300);
-        if (in.ConsumeBool()) m.reasoning_content = in.ConsumeRandomLengthString(200);
-        const int n_calls = in.ConsumeIntegralInRange(0, 2);
+        m.role = kRoles[in.in_range(0, static_cast<int>(std::size(kRoles)) - 1)];
+        m.content = in.text(300);
+        if (in.flag()) m.reasoning_content = in.text(200);
+        const int n_calls = in.in_range(0, 2);
         for (int k = 0; k < n_calls; ++k) {
             vase::ToolCall call;
-            call.name = in.ConsumeRandomLengthString(30);
-            call.arguments = json_or_string(in.ConsumeRandomLengthString(120));
+            call.name = in.text(30);
+            call.arguments = json_or_string(in.text(120));
             m.tool_calls.push_back(std::move(call));
         }
         messages.push_back(std::move(m));
     }
-    const bool opened = in.ConsumeBool();
-    const std::string rest = in.ConsumeRemainingBytesAsString();
+    const bool opened = in.flag();
+    const std::string rest = in.rest();
 
     try {
         const std::string prompt = vase::render_chat(messages, options);

@@ -9,8 +9,39 @@
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <string_view>
 
 namespace vase::fuzz {
+
+// Structured values from the front of an input (our own, so that the targets
+// also build without clang's FuzzedDataProvider). Exhausted input reads as zeros.
+class ByteReader {
+  public:
+    ByteReader(const uint8_t* data, size_t size) : data_(data), size_(size) {}
+    uint8_t byte() { return pos_ < size_ ? data_[pos_++] : 0; }
+    bool flag() { return byte() & 1; }
+    int in_range(int lo, int hi) { return lo + byte() % (hi - lo + 1); }
+    // Bytes up to the next NUL (consumed, not returned) or `max` bytes.
+    std::string text(size_t max) {
+        std::string out;
+        while (pos_ < size_ && out.size() < max) {
+            const char c = static_cast<char>(data_[pos_++]);
+            if (c == '\0') break;
+            out += c;
+        }
+        return out;
+    }
+    std::string rest() {
+        std::string out(reinterpret_cast<const char*>(data_ + pos_), size_ - pos_);
+        pos_ = size_;
+        return out;
+    }
+
+  private:
+    const uint8_t* data_;
+    size_t size_;
+    size_t pos_ = 0;
+};
 
 // A scratch file in /dev/shm (RAM) when it exists, else /tmp, named after the
 // process so that parallel fuzzing jobs do not share it.

@@ -167,11 +167,26 @@ def evict_seeds():
 
 
 def chat_seeds():
-    put("chat_template", "think-split", "\x01\x01\x01<think>\nlet me see\n</think>\n\nanswer")
-    put("chat_template", "json", "\x02\x00[1, 2.5, -0.0, 1e300, \"x\\u00e9\", {\"k\": null}]")
-    put("chat_template", "conversation",
-        b"\x03\x02\x01" + b"You are kind.\\\x01" + b"Hi <think>a</think>\\\x00\x01" +
-        b"{\"type\": \"function\", \"function\": {\"name\": \"f\"}}\\\x02\x01")
+    # Layout (fuzz_chat_template.cpp): add_generation_prompt, enable_thinking, tool count,
+    # tools (NUL-terminated), message count, per message: role index (system, user,
+    # assistant, tool, "", developer), content, has-reasoning, [reasoning], call count,
+    # per call: name, arguments; then "prompt opened think" and the rest as free text.
+    def z(text):
+        return text.encode() + b"\0"
+    tool = z(json.dumps({"type": "function", "function": {"name": "f", "parameters": {
+        "type": "object", "properties": {"x": {"type": "number", "default": 1.5e-7}}}}}))
+    conversation = (b"\x01\x01\x01" + tool + b"\x04" +
+                    b"\x00" + z("You are kind.") + b"\x00\x00" +
+                    b"\x01" + z("What is 2+2? <think>no</think>") + b"\x00\x00" +
+                    b"\x02" + z("<think>\nadd\n</think>\n\n4") + b"\x00\x01" + z("f") +
+                    z('{"x": 2}') +
+                    b"\x03" + z("<tool_response>4</tool_response>") + b"\x00\x00" +
+                    b"\x00" + b"<think>\nlet me see\n</think>\n\nanswer")
+    put("chat_template", "conversation", conversation)
+    put("chat_template", "reasoning-field", b"\x01\x00\x00\x02\x01" + z("hi") + b"\x00\x00" +
+        b"\x02" + z("answer") + b"\x01" + z("thought") + b"\x00\x01" + b"<think>open")
+    put("chat_template", "json", b"\x00\x00\x00\x00\x00" +
+        b'[1, 2.5, -0.0, 1e300, 123456789012345678901, "x\\u00e9\\n", {"k": null, "b": true}]')
 
 
 def tokenizer_seeds():
@@ -179,6 +194,30 @@ def tokenizer_seeds():
     put("tokenizer", "specials", "<|im_start|>user\nhi<|im_end|>\n<think>\n\n</think>\n\n")
     put("tokenizer", "unicode", "Caf\u00e9 cafe\u0301 \u4f60\u597d \U0001f600 \u0915\u093f")
     put("tokenizer", "invalid-utf8", b"ok \xff\xfe bad \xc3( \xe2\x82 end \xed\xa0\x80")
+
+
+def request_seeds():
+    put("request", "chat.json", json.dumps({
+        "model": "qwen3", "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": [{"type": "text", "text": "What is 2+2?"}]},
+            {"role": "assistant", "content": "4", "reasoning_content": "add",
+             "tool_calls": [{"type": "function", "id": "c1",
+                             "function": {"name": "add", "arguments": "{\"a\": 2}"}}]},
+            {"role": "tool", "content": "4", "tool_call_id": "c1"},
+            {"role": "user", "content": "thanks"}],
+        "max_tokens": 64, "temperature": 0.6, "top_p": 0.95, "top_k": 20, "min_p": 0.0,
+        "seed": 7, "stop": ["\n\n"], "n": 2, "stream": True,
+        "stream_options": {"include_usage": True}, "chat_template_kwargs":
+        {"enable_thinking": False}, "kv_policy": "vase", "kv_budget": 256, "kv_window": 64,
+        "kv_n_large": 32, "kv_sinks": 4, "kv_temperature": 1.0, "kv_lambda": 0.5,
+        "kv_smooth": True, "kv_type": "bf16", "ignore_eos": False, "return_token_ids": True}))
+    put("request", "completion-text.json", json.dumps(
+        {"model": "x", "prompt": "Once upon", "max_completion_tokens": 8, "stop": "end"}))
+    put("request", "completion-ids.json", json.dumps({"prompt": [1, 2, 3], "logprobs": None}))
+    put("request", "unsupported.json", json.dumps(
+        {"messages": [{"role": "user", "content": "x"}], "logprobs": True, "tools": [],
+         "response_format": {"type": "json_object"}}))
 
 
 def main():
@@ -195,6 +234,7 @@ def main():
     evict_seeds()
     chat_seeds()
     tokenizer_seeds()
+    request_seeds()
     put("hf_config", "minimal.json", json.dumps(
         {"model_type": "qwen3", "hidden_size": 8, "intermediate_size": 16, "num_hidden_layers": 1,
          "num_attention_heads": 2, "vocab_size": 300, "eos_token_id": [1, 2],
