@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 
 #include "ops/kernels.h"
@@ -23,6 +24,87 @@ namespace HWY_NAMESPACE {
 
 const char* target_name() {
     return hwy::TargetName(HWY_TARGET);
+}
+
+// ------------------------------------------------------------ conversions
+
+template <DType T>
+HWY_INLINE void dequantize_float(const void* row, int64_t n, float* out) {
+    const DF df;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    int64_t i = 0;
+    for (; i + N <= n; i += N) hn::StoreU(load_f32<T>(df, row, i), df, out + i);
+    for (; i < n; ++i) out[i] = load_scalar<T>(row, i);
+}
+
+HWY_INLINE void dequantize_q8(const void* row, int64_t n, float* out) {
+    const hn::CappedTag<float, 16> df;
+    const hn::Rebind<int32_t, decltype(df)> di;
+    const hn::Rebind<int8_t, decltype(df)> d8;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    const uint8_t* blocks = static_cast<const uint8_t*>(row);
+    int64_t i0 = 0;
+    for (; i0 + kQ8BlockSize <= n; i0 += kQ8BlockSize) {
+        const uint8_t* block = blocks + i0 / kQ8BlockSize * sizeof(BlockQ8_0);
+        const auto scale = q8_scale(df, block);
+        const int8_t* q = reinterpret_cast<const int8_t*>(block + offsetof(BlockQ8_0, q));
+        for (int64_t j = 0; j < kQ8BlockSize; j += N) {
+            const auto v = hn::ConvertTo(df, hn::PromoteTo(di, hn::LoadU(d8, q + j)));
+            hn::StoreU(hn::Mul(v, scale), df, out + i0 + j);
+        }
+    }
+    if (i0 < n) {
+        scalar::dequantize_row(DType::Q8_0, blocks + i0 / kQ8BlockSize * sizeof(BlockQ8_0), n - i0,
+                               out + i0);
+    }
+}
+
+void dequantize_row_impl(DType type, const void* row, int64_t n, float* out) {
+    switch (type) {
+        case DType::F32:
+            return dequantize_float<DType::F32>(row, n, out);
+        case DType::F16:
+            return dequantize_float<DType::F16>(row, n, out);
+        case DType::BF16:
+            return dequantize_float<DType::BF16>(row, n, out);
+        case DType::Q8_0:
+            return dequantize_q8(row, n, out);
+    }
+}
+
+void quantize_row_impl(DType type, const float* x, int64_t n, void* out) {
+#if HWY_TARGET == HWY_AVX2 || HWY_TARGET == HWY_AVX3 || HWY_TARGET == HWY_AVX3_DL
+    const DF df;
+    const int64_t N = static_cast<int64_t>(hn::Lanes(df));
+    int64_t i = 0;
+    if (type == DType::F16) {
+        // F16C rounds to nearest even like f32_to_f16 (NaN payloads may differ).
+        const hn::Rebind<hwy::float16_t, DF> dh;
+        hwy::float16_t* p = static_cast<hwy::float16_t*>(out);
+        for (; i + N <= n; i += N) hn::StoreU(hn::DemoteTo(dh, hn::LoadU(df, x + i)), dh, p + i);
+        scalar::quantize_row(type, x + i, n - i, p + i);
+        return;
+    }
+    if (type == DType::BF16) {
+        // Round to nearest even on the bits, as f32_to_bf16; NaN stays a quiet NaN.
+        const hn::RebindToUnsigned<DF> du;
+        const hn::RebindToSigned<DF> di;
+        const hn::Rebind<uint16_t, DF> d16;
+        uint16_t* p = static_cast<uint16_t*>(out);
+        for (; i + N <= n; i += N) {
+            const VF v = hn::LoadU(df, x + i);
+            const auto bits = hn::BitCast(du, v);
+            const auto lsb = hn::And(hn::ShiftRight<16>(bits), hn::Set(du, 1u));
+            const auto rounded = hn::Add(bits, hn::Add(hn::Set(du, 0x7fffu), lsb));
+            const auto quiet = hn::Or(bits, hn::Set(du, 0x00400000u));
+            const auto r = hn::IfThenElse(hn::RebindMask(du, hn::IsNaN(v)), quiet, rounded);
+            hn::StoreU(hn::DemoteTo(d16, hn::BitCast(di, hn::ShiftRight<16>(r))), d16, p + i);
+        }
+        scalar::quantize_row(type, x + i, n - i, p + i);
+        return;
+    }
+#endif
+    scalar::quantize_row(type, x, n, out);
 }
 
 float dot_impl(const float* a, const float* b, int64_t n) {
@@ -334,6 +416,8 @@ HWY_AFTER_NAMESPACE();
 namespace vase {
 
 HWY_EXPORT(target_name);
+HWY_EXPORT(dequantize_row_impl);
+HWY_EXPORT(quantize_row_impl);
 HWY_EXPORT(dot_impl);
 HWY_EXPORT(axpy_impl);
 HWY_EXPORT(rmsnorm_impl);
@@ -353,6 +437,14 @@ const char* simd_target_name() {
 void force_simd_target(int64_t target) {
     hwy::SetSupportedTargetsForTest(target);
     hwy::GetChosenTarget().Update(hwy::SupportedTargets());
+}
+
+void dequantize_row(DType type, const void* row, int64_t n, float* out) {
+    HWY_DYNAMIC_DISPATCH(dequantize_row_impl)(type, row, n, out);
+}
+
+void quantize_row(DType type, const float* x, int64_t n, void* out) {
+    HWY_DYNAMIC_DISPATCH(quantize_row_impl)(type, x, n, out);
 }
 
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out) {

@@ -71,6 +71,8 @@ const char* simd_target_name();
 void force_simd_target(int64_t target);
 
 namespace scalar {
+void dequantize_row(DType type, const void* row, int64_t n, float* out);
+void quantize_row(DType type, const float* x, int64_t n, void* out);
 void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_batch,
             float* y);
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out);

@@ -10,6 +10,8 @@
 
 namespace vase {
 
+namespace scalar {
+
 void dequantize_row(DType type, const void* row, int64_t n, float* out) {
     switch (type) {
         case DType::F32: {
@@ -80,8 +82,6 @@ void quantize_row(DType type, const float* x, int64_t n, void* out) {
     }
 }
 
-namespace scalar {
-
 void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_batch,
             float* y) {
     const uint8_t* base = static_cast<const uint8_t*>(w);
@@ -92,7 +92,7 @@ void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float*
         for (int64_t c0 = 0; c0 < cols; c0 += 16384) {  // long rows in stack-sized chunks
             int64_t len = cols - c0 < 16384 ? cols - c0 : 16384;
             // c0 is a multiple of 32, so Q8_0 blocks stay whole.
-            dequantize_row(wtype, base + r * stride + dtype_row_bytes(wtype, c0), len, row);
+            scalar::dequantize_row(wtype, base + r * stride + dtype_row_bytes(wtype, c0), len, row);
             for (int64_t b = 0; b < n_batch; ++b) {
                 const float* xb = x + b * cols + c0;
                 float acc = 0.0f;
@@ -166,14 +166,14 @@ void attend_group(const float* q, int64_t group, const void* keys, const void* v
         const float* qg = q + g * head_dim;
         float* p = scores_scratch + g * n_slots;
         for (int64_t s = 0; s < n_slots; ++s) {
-            dequantize_row(kv_type, k + s * stride, head_dim, row.data());
+            scalar::dequantize_row(kv_type, k + s * stride, head_dim, row.data());
             p[s] = scale * dot(qg, row.data(), head_dim);
         }
         softmax(p, n_slots);
         float* o = out + g * head_dim;
         for (int64_t d = 0; d < head_dim; ++d) o[d] = 0.0f;
         for (int64_t s = 0; s < n_slots; ++s) {
-            dequantize_row(kv_type, v + s * stride, head_dim, row.data());
+            scalar::dequantize_row(kv_type, v + s * stride, head_dim, row.data());
             axpy(p[s], row.data(), o, head_dim);
         }
     }

@@ -86,8 +86,12 @@ HWY_INLINE VF load_f32(DF df, const void* row, int64_t i) {
     if constexpr (T == DType::F32) {
         return hn::LoadU(df, static_cast<const float*>(row) + i);
     } else if constexpr (T == DType::F16) {
+#if HWY_TARGET == HWY_SCALAR  // Highway's scalar f16 promotion mishandles inf and NaN
+        return hn::Set(df, f16_to_f32(static_cast<const uint16_t*>(row)[i]));
+#else
         const hn::Rebind<hwy::float16_t, DF> dh;
         return hn::PromoteTo(df, hn::LoadU(dh, static_cast<const hwy::float16_t*>(row) + i));
+#endif
     } else {
         static_assert(T == DType::BF16, "Q8_0 rows are read block by block");
         const hn::Rebind<hwy::bfloat16_t, DF> dh;
@@ -114,9 +118,13 @@ template <class D>
 HWY_INLINE hn::Vec<D> q8_scale(D d, const uint8_t* block) {
     uint16_t bits;
     std::memcpy(&bits, block + offsetof(BlockQ8_0, scale), sizeof(bits));
+#if HWY_TARGET == HWY_SCALAR
+    return hn::Set(d, f16_to_f32(bits));
+#else
     const hn::Rebind<uint16_t, D> du16;
     const hn::Rebind<hwy::float16_t, D> df16;
     return hn::PromoteTo(d, hn::BitCast(df16, hn::Set(du16, bits)));
+#endif
 }
 
 }  // namespace HWY_NAMESPACE

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -248,8 +249,8 @@ TEST_P(Kernels, AttendGroupAllKvTypes) {
             Buffer<uint8_t> kc(bytes, 4), vc(bytes, 12);
             quantize_row(type, k.data(), elems, kc.data());
             quantize_row(type, v.data(), elems, vc.data());
-            dequantize_row(type, kc.data(), elems, k.data());
-            dequantize_row(type, vc.data(), elems, v.data());
+            scalar::dequantize_row(type, kc.data(), elems, k.data());
+            scalar::dequantize_row(type, vc.data(), elems, v.data());
             const float scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
             std::vector<double> p_ref, out_ref;
             attend_reference(q, c.group, k, v, c.n_slots, c.head_dim, scale, p_ref, out_ref);
@@ -287,6 +288,83 @@ TEST_P(Kernels, AttendGroupAllKvTypes) {
             }
         }
     }
+}
+
+// Bitwise equality, except that any NaN matches any NaN.
+bool same_float(float a, float b) {
+    if (std::isnan(a) || std::isnan(b)) return std::isnan(a) && std::isnan(b);
+    return std::memcmp(&a, &b, sizeof(float)) == 0;
+}
+
+TEST_P(Kernels, DequantizeRowMatchesScalarExactly) {
+    Rng rng(9);
+    // Every f16/bf16 encoding (subnormals, infinities, NaNs) in one row.
+    std::vector<uint16_t> all(65536 + 37);
+    for (size_t i = 0; i < all.size(); ++i) all[i] = static_cast<uint16_t>(i * 40503u);
+    for (DType type : {DType::F16, DType::BF16}) {
+        for (size_t off : {0, 1}) {
+            const int64_t n = static_cast<int64_t>(all.size() - off);
+            std::vector<float> got(n), want(n);
+            dequantize_row(type, all.data() + off, n, got.data());
+            scalar::dequantize_row(type, all.data() + off, n, want.data());
+            for (int64_t i = 0; i < n; ++i) ASSERT_TRUE(same_float(got[i], want[i])) << i;
+        }
+    }
+    for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0}) {
+        for (int64_t n : sizes()) {
+            std::vector<float> x(n + 32);
+            fill_normal(rng, x.data(), x.size());
+            // Q8_0 rows may end in a partial block; quantize whole blocks.
+            const int64_t padded = type == DType::Q8_0 ? (n + 31) / 32 * 32 : n;
+            Buffer<uint8_t> row(dtype_row_bytes(type, padded), type == DType::F32 ? 4 : 2);
+            scalar::quantize_row(type, x.data(), padded, row.data());
+            Buffer<float> got(n, 1, 8.0f), want(n, 0);
+            dequantize_row(type, row.data(), n, got.data());
+            scalar::dequantize_row(type, row.data(), n, want.data());
+            for (int64_t i = 0; i < n; ++i)
+                ASSERT_TRUE(same_float(got[i], want[i])) << n << " " << i;
+            ASSERT_TRUE(got.guards_intact(8.0f));
+        }
+    }
+}
+
+TEST_P(Kernels, QuantizeRowMatchesScalarExactly) {
+    Rng rng(10);
+    std::vector<float> x;
+    for (uint32_t h = 0; h < 65536; ++h) {  // every f16 and bf16 value and the ties between them
+        x.push_back(f16_to_f32(static_cast<uint16_t>(h)));
+        x.push_back(bf16_to_f32(static_cast<uint16_t>(h)));
+        uint32_t tie = h << 16 | 0x8000u;
+        float f;
+        std::memcpy(&f, &tie, 4);
+        x.push_back(f);
+    }
+    for (int i = 0; i < 100000; ++i) {
+        uint32_t bits = static_cast<uint32_t>(rng.next_u64());
+        float f;
+        std::memcpy(&f, &bits, 4);
+        x.push_back(f);
+    }
+    for (DType type : {DType::F32, DType::F16, DType::BF16}) {
+        for (size_t off : {0, 1, 3}) {
+            const int64_t n = static_cast<int64_t>(x.size() - off);
+            std::vector<uint16_t> got(2 * n), want(2 * n);
+            quantize_row(type, x.data() + off, n, got.data());
+            scalar::quantize_row(type, x.data() + off, n, want.data());
+            std::vector<float> got_f(n), want_f(n);
+            scalar::dequantize_row(type, got.data(), n, got_f.data());
+            scalar::dequantize_row(type, want.data(), n, want_f.data());
+            for (int64_t i = 0; i < n; ++i) {
+                ASSERT_TRUE(same_float(got_f[i], want_f[i])) << dtype_name(type) << " " << i;
+            }
+        }
+    }
+    std::vector<float> q(64);
+    fill_normal(rng, q.data(), 64);
+    std::vector<uint8_t> a(dtype_row_bytes(DType::Q8_0, 64)), b(a.size());
+    quantize_row(DType::Q8_0, q.data(), 64, a.data());
+    scalar::quantize_row(DType::Q8_0, q.data(), 64, b.data());
+    EXPECT_EQ(a, b);
 }
 
 TEST(QuantizeRow, Q8RoundTripWithinHalfAStep) {

@@ -34,7 +34,7 @@ Weights make_weights(Rng& rng, DType type, int64_t rows, int64_t cols, size_t of
     for (int64_t r = 0; r < rows; ++r) {
         fill_normal(rng, row.data(), cols);
         quantize_row(type, row.data(), cols, w.data.data() + r * stride);
-        dequantize_row(type, w.data.data() + r * stride, cols, w.values.data() + r * cols);
+        scalar::dequantize_row(type, w.data.data() + r * stride, cols, w.values.data() + r * cols);
     }
     return w;
 }
