@@ -112,7 +112,9 @@ void expect_error(const httplib::Result& res, int status, const char* param, con
     EXPECT_EQ(e["code"], code) << what << ": " << res->body;
 }
 
-TEST(Http, MalformedRequestsGet400InOpenAIShape) {
+// Malformed requests get 400, prompts longer than the context 400, unknown
+// routes and models 404, bodies over the limit 413, all in OpenAI's shape.
+TEST(Http, ErrorsHaveTheirStatusAndOpenAIShape) {
     auto c = shared().client();
     struct Case {
         const char* path;
@@ -143,10 +145,7 @@ TEST(Http, MalformedRequestsGet400InOpenAIShape) {
         expect_error(c.Post(k.path, k.body, "application/json"), 400, k.param, k.code,
                      k.path + (" " + k.body));
     }
-}
 
-TEST(Http, PromptsLongerThanTheContextGet400) {
-    auto c = shared().client();
     const int64_t context = engine().config().max_position_embeddings;
     json ids = json::array();
     for (int64_t i = 0; i < context; ++i) ids.push_back(100 + i % 1000);
@@ -159,10 +158,7 @@ TEST(Http, PromptsLongerThanTheContextGet400) {
                    .dump(),
                "application/json"),
         400, "messages", "context_length_exceeded", "max_tokens of the whole context");
-}
 
-TEST(Http, UnknownRoutesAndModelsGet404) {
-    auto c = shared().client();
     expect_error(c.Post("/v1/nope", "{}", "application/json"), 404, nullptr, "unknown_url",
                  "POST /v1/nope");
     expect_error(c.Get("/v1/chat/completions"), 404, nullptr, "unknown_url", "GET on a POST route");
@@ -177,13 +173,43 @@ TEST(Http, UnknownRoutesAndModelsGet404) {
     ASSERT_TRUE(ok);
     EXPECT_EQ(ok->status, 200);
     EXPECT_EQ(json::parse(ok->body)["id"], "tiny");
-}
 
-TEST(Http, BodiesOverTheLimitGet413) {
-    auto c = shared().client();
     std::string body = R"({"prompt":")" + std::string(2 << 20, 'a') + R"("})";
     expect_error(c.Post("/v1/completions", body, "application/json"), 413, nullptr,
                  "request_too_large", "a 2 MiB body");
+}
+
+void expect_stream_ends_with_done_and_usage() {
+    auto c = shared().client();
+    auto res = c.Post("/v1/completions",
+                      R"({"prompt":"Once upon","max_tokens":6,"ignore_eos":true,"stream":true,
+                          "stream_options":{"include_usage":true}})",
+                      "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200);
+    EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
+    const std::string& body = res->body;
+    ASSERT_GE(body.size(), 14u);
+    EXPECT_EQ(body.substr(body.size() - 14), "data: [DONE]\n\n");
+    int chunks = 0;
+    json usage;
+    std::string finish;
+    for (size_t at = 0; at < body.size();) {
+        const size_t end = body.find("\n\n", at);
+        ASSERT_NE(end, std::string::npos);
+        const std::string event = body.substr(at, end - at);
+        ASSERT_EQ(event.rfind("data: ", 0), 0u) << event;
+        at = end + 2;
+        if (event == "data: [DONE]") break;
+        const json j = json::parse(event.substr(6));
+        ++chunks;
+        if (j.contains("usage")) usage = j["usage"];
+        if (!j["choices"].empty() && j["choices"][0]["finish_reason"].is_string())
+            finish = j["choices"][0]["finish_reason"];
+    }
+    EXPECT_GE(chunks, 2);
+    EXPECT_EQ(finish, "length");
+    EXPECT_EQ(usage["completion_tokens"], 6);
 }
 
 TEST(Http, ChatAndCompletionShapes) {
@@ -220,39 +246,7 @@ TEST(Http, ChatAndCompletionShapes) {
     EXPECT_EQ(j["usage"]["completion_tokens"], 16);
     EXPECT_EQ(j["choices"][0]["kv_cache"]["policy"], "streaming");
     EXPECT_EQ(j["choices"][0]["kv_cache"]["budget"], 64);
-}
-
-TEST(Http, StreamEndsWithDoneAndUsage) {
-    auto c = shared().client();
-    auto res = c.Post("/v1/completions",
-                      R"({"prompt":"Once upon","max_tokens":6,"ignore_eos":true,"stream":true,
-                          "stream_options":{"include_usage":true}})",
-                      "application/json");
-    ASSERT_TRUE(res);
-    ASSERT_EQ(res->status, 200);
-    EXPECT_EQ(res->get_header_value("Content-Type"), "text/event-stream");
-    const std::string& body = res->body;
-    ASSERT_GE(body.size(), 14u);
-    EXPECT_EQ(body.substr(body.size() - 14), "data: [DONE]\n\n");
-    int chunks = 0;
-    json usage;
-    std::string finish;
-    for (size_t at = 0; at < body.size();) {
-        const size_t end = body.find("\n\n", at);
-        ASSERT_NE(end, std::string::npos);
-        const std::string event = body.substr(at, end - at);
-        ASSERT_EQ(event.rfind("data: ", 0), 0u) << event;
-        at = end + 2;
-        if (event == "data: [DONE]") break;
-        const json j = json::parse(event.substr(6));
-        ++chunks;
-        if (j.contains("usage")) usage = j["usage"];
-        if (!j["choices"].empty() && j["choices"][0]["finish_reason"].is_string())
-            finish = j["choices"][0]["finish_reason"];
-    }
-    EXPECT_GE(chunks, 2);
-    EXPECT_EQ(finish, "length");
-    EXPECT_EQ(usage["completion_tokens"], 6);
+    expect_stream_ends_with_done_and_usage();
 }
 
 // Opens a raw connection, sends `request`, reads `bytes` bytes, and closes.

@@ -63,9 +63,21 @@ struct Case {
     float temperature;
 };
 
-class ReservationCoversAllocations : public ::testing::TestWithParam<Case> {};
+std::vector<Case> cases() {
+    std::vector<Case> out;
+    for (auto name : eviction_policy_names()) {
+        out.push_back({std::string(name), DType::F16, 0.7f});
+        // f32 caches need no f32 copies for eviction; greedy needs no sampler buffers.
+        if (name == "full" || name == "vase" || name == "quest")
+            out.push_back({std::string(name), DType::F32, 0.0f});
+    }
+    return out;
+}
 
-TEST_P(ReservationCoversAllocations, PeakLiveBytesOfAJob) {
+// One test over every case: one process, one model (gtest_discover_tests runs
+// each test in a process of its own).
+void check(const Case& c) {
+    SCOPED_TRACE(c.policy + (c.kv_type == DType::F16 ? " f16" : " f32"));
     static Engine engine(testing::tiny_model_dir(), 2);
     static Scheduler scheduler(engine, [] {
         SchedulerOptions so;
@@ -74,7 +86,6 @@ TEST_P(ReservationCoversAllocations, PeakLiveBytesOfAJob) {
         so.kv.window = 16;
         return so;
     }());
-    const Case c = GetParam();
     GenerateOptions o;
     o.max_new_tokens = 120;  // passes at 80, 96, 112 slots
     o.ignore_eos = true;
@@ -107,22 +118,9 @@ TEST_P(ReservationCoversAllocations, PeakLiveBytesOfAJob) {
         << reserved;
 }
 
-std::vector<Case> cases() {
-    std::vector<Case> out;
-    for (auto name : eviction_policy_names()) {
-        out.push_back({std::string(name), DType::F16, 0.7f});
-        // f32 caches need no f32 copies for eviction; greedy needs no sampler buffers.
-        if (name == "full" || name == "vase" || name == "quest")
-            out.push_back({std::string(name), DType::F32, 0.0f});
-    }
-    return out;
+TEST(Reservation, CoversPeakAllocationsOfEveryPolicy) {
+    for (const Case& c : cases()) check(c);
 }
-
-INSTANTIATE_TEST_SUITE_P(EveryPolicy, ReservationCoversAllocations, ::testing::ValuesIn(cases()),
-                         [](const ::testing::TestParamInfo<Case>& info) {
-                             return info.param.policy +
-                                    (info.param.kv_type == DType::F16 ? "_f16" : "_f32");
-                         });
 
 }  // namespace
 }  // namespace vase
