@@ -216,13 +216,22 @@ TEST(Scheduler, QueueIsBoundedAndCancelFreesAtOnce) {
     while (a->wait(events, 100ms)) {
     }
     EXPECT_EQ(a->error(), "cancelled");
-    for (int i = 0; i < 100 && scheduler.stats().queued_jobs != 0; ++i)
+    // The engine thread admits the waiting job between steps; on a loaded
+    // machine that can take a while, so poll (bounded) rather than guess.
+    for (int i = 0; i < 3000 && (scheduler.stats().queued_jobs != 0 ||
+                                 scheduler.stats().active_sequences != 1);
+         ++i)
         std::this_thread::sleep_for(10ms);
     EXPECT_EQ(scheduler.stats().queued_jobs, 0);
     EXPECT_EQ(scheduler.stats().active_sequences, 1);
     b->cancel();
     while (b->wait(events, 100ms)) {
     }
+    for (int i = 0; i < 3000 && (scheduler.stats().active_sequences != 0 ||
+                                 scheduler.stats().kv_reserved_bytes != 0 ||
+                                 scheduler.stats().jobs_cancelled != 2);
+         ++i)
+        std::this_thread::sleep_for(10ms);
     const SchedulerStats s = scheduler.stats();
     EXPECT_EQ(s.active_sequences, 0);
     EXPECT_EQ(s.kv_reserved_bytes, 0u);
