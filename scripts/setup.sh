@@ -11,6 +11,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libcpp-httplib-dev
   libhwy-dev libgtest-dev libgmock-dev libbenchmark-dev
   python3-numpy python3-jinja2
+  clang libclang-rt-14-dev  # the fuzz preset (libFuzzer) and sanitizer runtimes
 )
 # Node.js and npm come with the machine image; Debian's only if absent.
 command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(nodejs npm)
