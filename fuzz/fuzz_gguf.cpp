@@ -37,6 +37,16 @@ void check_container(const vase::GgufFile& g, uint64_t size) {
         FUZZ_CHECK(!t.ne.empty() && t.ne.size() <= 4);
         FUZZ_CHECK(t.offset <= size && t.nbytes <= size - t.offset);
         FUZZ_CHECK(t.offset % g.alignment() == 0);
+        // The byte size of the types vase reads, computed without overflow.
+        unsigned __int128 numel = 1;
+        for (int64_t d : t.ne) numel *= static_cast<uint64_t>(d);
+        unsigned __int128 bytes = 0;
+        if (t.ggml_type == vase::kGgmlTypeF32) bytes = numel * 4;
+        if (t.ggml_type == vase::kGgmlTypeF16 || t.ggml_type == vase::kGgmlTypeBF16) {
+            bytes = numel * 2;
+        }
+        if (t.ggml_type == vase::kGgmlTypeQ8_0) bytes = numel / 32 * 34;
+        if (bytes != 0) FUZZ_CHECK(bytes == t.nbytes);
     }
 }
 

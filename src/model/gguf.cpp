@@ -326,20 +326,22 @@ GgufFile::GgufFile(const std::string& path) : path_(path) {
                  relative, alignment_);
         }
         t.offset = relative;  // made absolute below, once the data section is known
+        // Dimensions below 2^40 can still make a byte size beyond 2^64.
+        const std::string size_what = path + ": tensor " + t.name + " byte size";
         switch (t.ggml_type) {
             case kGgmlTypeF32:
-                t.nbytes = numel * 4;
+                t.nbytes = checked_mul(numel, 4, size_what.c_str());
                 break;
             case kGgmlTypeF16:
             case kGgmlTypeBF16:
-                t.nbytes = numel * 2;
+                t.nbytes = checked_mul(numel, 2, size_what.c_str());
                 break;
             case kGgmlTypeQ8_0:
                 if (t.ne[0] % kQ8BlockSize != 0) {
                     fail("{}: tensor {} is Q8_0 but its row length {} is not a multiple of {}",
                          path, t.name, t.ne[0], kQ8BlockSize);
                 }
-                t.nbytes = numel / kQ8BlockSize * sizeof(BlockQ8_0);
+                t.nbytes = checked_mul(numel / kQ8BlockSize, sizeof(BlockQ8_0), size_what.c_str());
                 break;
             default:
                 t.nbytes = 0;
