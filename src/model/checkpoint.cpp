@@ -356,7 +356,7 @@ Checkpoint load_hf_directory(const std::string& dir, const LoadOptions& options)
         nlohmann::json index;
         try {
             index = nlohmann::json::parse(read_text_file(index_path));
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {  // also out_of_range for 1e999
             fail("{}: invalid JSON: {}", index_path, e.what());
         }
         if (!index.is_object() || !index.contains("weight_map") ||

@@ -14,7 +14,7 @@ json parse_object(std::string_view text, const std::string& source) {
     json j;
     try {
         j = json::parse(text.begin(), text.end());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
         fail("{}: invalid JSON: {}", source, e.what());
     }
     if (!j.is_object()) fail("{}: expected a JSON object at the top level", source);

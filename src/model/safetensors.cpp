@@ -79,7 +79,7 @@ std::vector<SafetensorsEntry> read_safetensors(const MappedFile& file) {
     json j;
     try {
         j = json::parse(header, header + header_len);
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {  // parse_error, or out_of_range for 1e999
         fail("{}: safetensors header is not valid JSON: {}", path, e.what());
     }
     if (!j.is_object()) fail("{}: safetensors header is not a JSON object", path);

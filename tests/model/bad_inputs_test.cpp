@@ -82,6 +82,25 @@ TEST_F(BadHf, InvalidJsonInEachFile) {
     EXPECT_VASE_ERROR(load_tokenizer_spec(dir_), "tokenizer.json", "JSON");
 }
 
+// Found by fuzz_hf_config: a number beyond double's range makes nlohmann::json
+// throw out_of_range (not parse_error), which escaped the loaders as a message
+// without the file name.
+TEST_F(BadHf, NumberBeyondDoubleInEachJsonFile) {
+    for (const char* name : {"config.json", "tokenizer_config.json", "generation_config.json"}) {
+        std::string good = read_bytes(file(name));
+        write_bytes(file(name), "{\"temperature\": 1e999}");
+        expect_load_error({name, "invalid JSON", "1e999"});
+        write_bytes(file(name), good);
+    }
+    std::string bytes = read_bytes(file("model.safetensors"));
+    const uint64_t n = get<uint64_t>(bytes, 0);
+    std::string header = "{\"a\": 1e999}";
+    header.resize(n, ' ');
+    bytes.replace(8, n, header);
+    write_bytes(file("model.safetensors"), bytes);
+    expect_load_error({"model.safetensors", "not valid JSON", "1e999"});
+}
+
 TEST_F(BadHf, ConfigThatIsNotAnObject) {
     write_bytes(file("config.json"), "[1, 2]");
     expect_load_error({"config.json", "expected a JSON object"});
@@ -461,6 +480,19 @@ TEST_F(BadGguf, AbsurdDimension) {
             put<uint64_t>(b, tensor_info("blk.0.attn_q.weight") + 4, uint64_t{1} << 50);
         },
         {"blk.0.attn_q.weight", "absurd dimension"});
+}
+
+// Dimensions within the limit whose element count fits 64 bits but whose byte
+// size does not (2^40 x 2^22 floats = 2^64 bytes) used to wrap to 0 bytes, so
+// the tensor passed the bounds checks (found reviewing the size arithmetic;
+// fuzz_gguf now checks every byte size exactly).
+TEST_F(BadGguf, ByteSizeOverflowsWithDimensionsInRange) {
+    expect_patched(
+        [this](std::string& b) {
+            put<uint64_t>(b, tensor_info("blk.0.attn_q.weight") + 4, uint64_t{1} << 40);
+            put<uint64_t>(b, tensor_info("blk.0.attn_q.weight") + 12, uint64_t{1} << 22);
+        },
+        {"blk.0.attn_q.weight", "overflows"});
 }
 
 TEST_F(BadGguf, OffsetPastTheEnd) {
