@@ -336,6 +336,9 @@ def safetensors_cases(c):
         raw(f"truncated {where} (byte {at})", base[:at], [problem])
     raw("absurd header length", struct.pack("<Q", 1 << 40) + base[8:],
         ["header length 1099511627776 is not in 2.."])
+    huge = b'{"a": 1e999}'
+    raw("header with a number beyond double range", struct.pack("<Q", len(huge)) + huge,
+        ["not valid JSON", "1e999"])
     raw("header that is not JSON", struct.pack("<Q", n) + b"{" + b"x" * (n - 1) + body,
         ["safetensors header is not valid JSON"])
 
@@ -398,6 +401,13 @@ def hf_directory_cases(c):
         with open(os.path.join(d, name), "w") as f:
             f.write('{"hidden_size": 8,')
         c.generate(f"hf: truncated JSON in {name}", d, [os.path.join(d, name), problem])
+
+    for name in ["config.json", "generation_config.json", "tokenizer_config.json"]:
+        d = c.hf_copy("huge-number-" + name)
+        with open(os.path.join(d, name), "w") as f:
+            f.write('{"temperature": 1e999}')
+        c.generate(f"hf: number beyond double range in {name}", d,
+                   [os.path.join(d, name), "invalid JSON", "1e999"])
 
     d = c.hf_copy("config-not-object")
     with open(os.path.join(d, "config.json"), "w") as f:
@@ -647,6 +657,11 @@ def grade_cases(c):
           [":1:", '"task" must be a string'])
     grade("invalid UTF-8 inside JSON", b'{"completion": "\xff", "answer": "3"}\n',
           [":1:", "invalid JSON"])
+    p = c.path("huge-number.jsonl")
+    with open(p, "wb") as f:
+        f.write(b'{"completion": "3", "answer": 1e999}\n')
+    c.add("grade: number beyond double range", ["grade", p], [p + ":1:", "1e999"],
+          known="cmd_grade.cpp catches only parse_error; out_of_range escapes without FILE:LINE")
     missing = os.path.join(c.tmp, "no-such.jsonl")
     c.add("grade: nonexistent file", ["grade", missing], [missing, "cannot open"])
 
