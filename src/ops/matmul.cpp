@@ -52,6 +52,9 @@ struct TileArgs {
     const float* x;  // [nb, cols]
     float* y;        // [nb, rows], row r of the tile at y[b * rows + r]
     int64_t rows;
+    // BF16 matvec only, else null: x regrouped per 2N columns into the even
+    // then the odd columns (see tile_bf16_vec).
+    const float* x_pairs = nullptr;
 };
 
 // Float weights (F32/F16/BF16): R rows x NB activation rows, U vectors per step.
@@ -190,8 +193,61 @@ HWY_INLINE void tile_q8_vec(const TileArgs& a) {
     for (int r = 0; r < R; ++r) a.y[r] = hn::GetLane(hn::SumOfLanes(df, acc[r]));
 }
 
+#if HWY_TARGET != HWY_SCALAR
+// BF16 against one activation row without widening shuffles: a u32 lane
+// holds two bf16 weights, and `<< 16` and `& 0xffff0000` turn it into the
+// even and the odd weight as f32. x_pairs holds x regrouped to match, so a
+// vector of 2N weights costs one load, two bit operations and two FMAs.
+template <int R>
+HWY_INLINE void tile_bf16_vec(const TileArgs& a) {
+    const DF df;
+    const hn::RebindToUnsigned<DF> du;
+    const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+    const auto high = hn::Set(du, 0xffff0000u);
+    const uint8_t* wr[R];
+    for (int r = 0; r < R; ++r) wr[r] = a.w + r * a.w_stride;
+    VF even[R], odd[R];
+    for (int r = 0; r < R; ++r) even[r] = odd[r] = hn::Zero(df);
+    int64_t c = 0;
+    for (; c + 2 * n <= a.cols; c += 2 * n) {
+        for (int r = 0; r < R; ++r) {  // the next tile's rows, as in tile_float
+            const uint8_t* next = wr[r] + R * a.w_stride + c * 2;
+            for (int64_t off = 0; off < 4 * n; off += 64) hwy::Prefetch(next + off);
+        }
+        const VF xe = in_register(hn::LoadU(df, a.x_pairs + c));
+        const VF xo = in_register(hn::LoadU(df, a.x_pairs + c + n));
+        for (int r = 0; r < R; ++r) {
+            const auto bits = hn::LoadU(du, reinterpret_cast<const uint32_t*>(wr[r] + c * 2));
+            even[r] = hn::MulAdd(hn::BitCast(df, hn::ShiftLeft<16>(bits)), xe, even[r]);
+            odd[r] = hn::MulAdd(hn::BitCast(df, hn::And(bits, high)), xo, odd[r]);
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        float s = reduce_sum(df, hn::Add(even[r], odd[r]));
+        for (int64_t cc = c; cc < a.cols; ++cc) s += load_scalar<DType::BF16>(wr[r], cc) * a.x[cc];
+        a.y[r] = s;
+    }
+}
+
+// x_pairs for tile_bf16_vec: per 2N columns, the N even then the N odd ones.
+HWY_INLINE void pair_columns(const float* x, int64_t cols, float* x_pairs) {
+    const DF df;
+    const int64_t n = static_cast<int64_t>(hn::Lanes(df));
+    for (int64_t c = 0; c + 2 * n <= cols; c += 2 * n) {
+        const VF lo = hn::LoadU(df, x + c), hi = hn::LoadU(df, x + c + n);
+        hn::StoreU(hn::ConcatEven(df, hi, lo), df, x_pairs + c);
+        hn::StoreU(hn::ConcatOdd(df, hi, lo), df, x_pairs + c + n);
+    }
+}
+#endif
+
 template <DType T, int R, int NB>
 HWY_INLINE void tile(const TileArgs& a) {
+#if HWY_TARGET != HWY_SCALAR
+    if constexpr (T == DType::BF16 && NB == 1) {
+        if (a.x_pairs != nullptr) return tile_bf16_vec<R>(a);
+    }
+#endif
     if constexpr (T == DType::Q8_0 && NB == 1) {
         tile_q8_vec<R>(a);
     } else if constexpr (T == DType::Q8_0) {
@@ -231,11 +287,12 @@ HWY_INLINE void row_block(TileArgs a, int64_t nb) {
 
 template <DType T, int R>
 HWY_INLINE void matmul_rows_r(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
-                              int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+                              int64_t n_batch, float* y, int64_t r_begin, int64_t r_end,
+                              const float* x_pairs = nullptr) {
     const uint64_t stride = dtype_row_bytes(T, static_cast<uint64_t>(cols));
     for (int64_t b0 = 0; b0 < n_batch; b0 += kBatchChunk) {
         const int64_t nb = n_batch - b0 < kBatchChunk ? n_batch - b0 : kBatchChunk;
-        TileArgs a{nullptr, stride, cols, x + b0 * cols, nullptr, rows};
+        TileArgs a{nullptr, stride, cols, x + b0 * cols, nullptr, rows, x_pairs};
         int64_t r = r_begin;
         for (; r + R <= r_end; r += R) {
             a.w = w + r * stride;
@@ -253,6 +310,17 @@ HWY_INLINE void matmul_rows_r(const uint8_t* w, int64_t rows, int64_t cols, cons
 template <DType T>
 HWY_INLINE void matmul_rows_t(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
                               int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+#if HWY_TARGET != HWY_SCALAR
+    // 64 KB of stack covers rows of up to 16384 columns; longer ones take
+    // the general path.
+    constexpr int64_t kMaxPairedCols = 16384;
+    if (T == DType::BF16 && n_batch == 1 && cols <= kMaxPairedCols) {
+        HWY_ALIGN float x_pairs[kMaxPairedCols];
+        pair_columns(x, cols, x_pairs);
+        matmul_rows_r<T, kTileRows>(w, rows, cols, x, n_batch, y, r_begin, r_end, x_pairs);
+        return;
+    }
+#endif
     if (n_batch == 1) {
         matmul_rows_r<T, kTileRows>(w, rows, cols, x, n_batch, y, r_begin, r_end);
     } else {

@@ -121,6 +121,18 @@ TEST_P(Matmul, ThreadedShapesEveryBatchSize) {
     }
 }
 
+TEST_P(Matmul, RowsLongerThanTheBf16PairingBuffer) {
+    // The bf16 matvec regroups x on the stack for up to 16384 columns;
+    // longer rows take the general path.
+    Rng rng(14);
+    ThreadPool pool(2);
+    for (DType type : {DType::BF16, DType::F16}) {
+        check_matmul(rng, pool, type, 5, 16384 + 40, 1);
+        check_matmul(rng, pool, type, 5, 16384, 1);
+        if (HasFatalFailure()) return;
+    }
+}
+
 TEST_P(Matmul, EmptyShapesWriteNothing) {
     ThreadPool pool(2);
     std::vector<float> x(64, 1.0f), y(64, 5.0f);
