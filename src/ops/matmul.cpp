@@ -25,6 +25,24 @@
 #include "ops/kernels.h"
 #include "ops/simd_inl.h"
 
+#ifndef VASE_OPS_MATMUL_JOB_
+#define VASE_OPS_MATMUL_JOB_
+namespace vase {
+// One matmul call, shared by the pool's threads: they claim chunks of
+// chunk_rows rows through `next` until n_chunks are taken.
+struct MatmulJob {
+    DType wtype;
+    const uint8_t* w;
+    int64_t rows, cols;
+    const float* x;
+    int64_t n_batch;
+    float* y;
+    int64_t chunk_rows, n_chunks;
+    std::atomic<int64_t>* next;
+};
+}  // namespace vase
+#endif
+
 HWY_BEFORE_NAMESPACE();
 namespace vase {
 namespace HWY_NAMESPACE {
@@ -307,40 +325,46 @@ HWY_INLINE void matmul_rows_r(const uint8_t* w, int64_t rows, int64_t cols, cons
     }
 }
 
+// One thread's part of a job: chunks of rows until none are left.
 template <DType T>
-HWY_INLINE void matmul_rows_t(const uint8_t* w, int64_t rows, int64_t cols, const float* x,
-                              int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
+HWY_INLINE void matmul_worker_t(const MatmulJob& job) {
+    const uint8_t* w = job.w;
+    const float* x = job.x;
+    auto rows_of = [&](int64_t r0, int64_t r1, const float* x_pairs) {
+        if (job.n_batch == 1) {
+            matmul_rows_r<T, kTileRows>(w, job.rows, job.cols, x, 1, job.y, r0, r1, x_pairs);
+        } else {
+            matmul_rows_r<T, kBatchTileRows<T>>(w, job.rows, job.cols, x, job.n_batch, job.y, r0,
+                                                r1);
+        }
+    };
+    const float* x_pairs = nullptr;
 #if HWY_TARGET != HWY_SCALAR
-    // 64 KB of stack covers rows of up to 16384 columns; longer ones take
-    // the general path.
+    // BF16 matvec: x regrouped once per thread and call. 64 KB of stack covers
+    // rows of up to 16384 columns; longer ones take the general path.
     constexpr int64_t kMaxPairedCols = 16384;
-    if (T == DType::BF16 && n_batch == 1 && cols <= kMaxPairedCols) {
-        HWY_ALIGN float x_pairs[kMaxPairedCols];
-        pair_columns(x, cols, x_pairs);
-        matmul_rows_r<T, kTileRows>(w, rows, cols, x, n_batch, y, r_begin, r_end, x_pairs);
-        return;
+    HWY_ALIGN float pairs[T == DType::BF16 ? kMaxPairedCols : 1];
+    if (T == DType::BF16 && job.n_batch == 1 && job.cols <= kMaxPairedCols) {
+        pair_columns(x, job.cols, pairs);
+        x_pairs = pairs;
     }
 #endif
-    if (n_batch == 1) {
-        matmul_rows_r<T, kTileRows>(w, rows, cols, x, n_batch, y, r_begin, r_end);
-    } else {
-        matmul_rows_r<T, kBatchTileRows<T>>(w, rows, cols, x, n_batch, y, r_begin, r_end);
+    for (int64_t c; (c = job.next->fetch_add(1, std::memory_order_relaxed)) < job.n_chunks;) {
+        const int64_t r0 = c * job.chunk_rows;
+        rows_of(r0, std::min(job.rows, r0 + job.chunk_rows), x_pairs);
     }
 }
 
-// Rows [r_begin, r_end) of the product; see vase::matmul.
-void matmul_rows(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x,
-                 int64_t n_batch, float* y, int64_t r_begin, int64_t r_end) {
-    const uint8_t* wb = static_cast<const uint8_t*>(w);
-    switch (wtype) {
+void matmul_worker(const MatmulJob& job) {
+    switch (job.wtype) {
         case DType::F32:
-            return matmul_rows_t<DType::F32>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+            return matmul_worker_t<DType::F32>(job);
         case DType::F16:
-            return matmul_rows_t<DType::F16>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+            return matmul_worker_t<DType::F16>(job);
         case DType::BF16:
-            return matmul_rows_t<DType::BF16>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+            return matmul_worker_t<DType::BF16>(job);
         case DType::Q8_0:
-            return matmul_rows_t<DType::Q8_0>(wb, rows, cols, x, n_batch, y, r_begin, r_end);
+            return matmul_worker_t<DType::Q8_0>(job);
     }
 }
 
@@ -351,33 +375,30 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace vase {
 
-HWY_EXPORT(matmul_rows);
+HWY_EXPORT(matmul_worker);
 
 void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
             const float* x, int64_t n_batch, float* y) {
     assert(wtype != DType::Q8_0 || cols % kQ8BlockSize == 0);
     if (rows <= 0 || n_batch <= 0) return;
-    auto* rows_fn = &HWY_DYNAMIC_DISPATCH(matmul_rows);
+    auto* worker = &HWY_DYNAMIC_DISPATCH(matmul_worker);
+    std::atomic<int64_t> next{0};
+    MatmulJob job{wtype, static_cast<const uint8_t*>(w), rows, cols, x, n_batch, y, rows, 1, &next};
     // Below ~64 K multiply-adds a dispatch to the pool costs more than it saves.
     if (pool.size() == 1 || rows * cols * n_batch < (int64_t{1} << 16)) {
-        rows_fn(wtype, w, rows, cols, x, n_batch, y, 0, rows);
+        worker(job);
         return;
     }
-    // Rows in chunks that threads claim as they go: about eight per thread,
-    // so a thread that the OS delays (a busy machine) leaves its share to
-    // the others instead of holding up the whole step. Whole 16-row groups
-    // keep each thread's y writes in their own cache lines.
-    constexpr int64_t kGrain = 16;
+    // Rows in chunks that threads claim as they go, about four per thread,
+    // so that a thread the OS delays (a busy machine) leaves its share to
+    // the others instead of holding up the step. Chunks of whole 48-row
+    // groups: whole tiles (4 or 6 rows), and each thread's y writes in their
+    // own cache lines.
+    constexpr int64_t kGrain = 48;
     const int64_t n_grains = (rows + kGrain - 1) / kGrain;
-    const int64_t chunk = kGrain * std::max<int64_t>(1, n_grains / (8 * pool.size()));
-    const int64_t n_chunks = (rows + chunk - 1) / chunk;
-    std::atomic<int64_t> next{0};
-    pool.run([&](int, int) {
-        for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;) {
-            const int64_t r0 = c * chunk;
-            rows_fn(wtype, w, rows, cols, x, n_batch, y, r0, std::min(rows, r0 + chunk));
-        }
-    });
+    job.chunk_rows = kGrain * std::max<int64_t>(1, n_grains / (4 * pool.size()));
+    job.n_chunks = (rows + job.chunk_rows - 1) / job.chunk_rows;
+    pool.run([&](int, int) { worker(job); });
 }
 
 }  // namespace vase
