@@ -35,7 +35,7 @@ void grade_stream(std::istream& in, const std::string& name, const ExtractOption
         nlohmann::ordered_json row;
         try {
             row = nlohmann::ordered_json::parse(line);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             fail("{}:{}: invalid JSON ({})", name, line_no, e.what());
         }
         if (!row.is_object()) fail("{}:{}: expected a JSON object", name, line_no);
