@@ -195,6 +195,11 @@ const char* npy_type_name(NpyType type) {
 }
 
 int64_t NpyArray::size() const {
+    // An empty array may have other dimensions whose product overflows
+    // (read_npy checks the product only up to the zero).
+    for (int64_t d : shape) {
+        if (d == 0) return 0;
+    }
     int64_t n = 1;
     for (int64_t d : shape) n *= d;
     return n;
