@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "util/error.h"
+#include "util/rng.h"
 
 namespace vase {
 
@@ -23,13 +24,50 @@ const std::vector<TaskSpec>& task_specs() {
     return specs;
 }
 
+const std::vector<TaskSpec>& generated_task_specs() {
+    auto table_walk = [](const char* name, int keys, int steps) {
+        TaskSpec spec;
+        spec.name = name;
+        spec.grader = "math";
+        spec.table_walk = {keys, steps};
+        spec.count = 1000;
+        return spec;
+    };
+    static const std::vector<TaskSpec> specs = {
+        table_walk("testbed", 32, 64),
+        table_walk("testbed-short", 16, 24),
+        table_walk("testbed-long", 52, 256),
+    };
+    return specs;
+}
+
 const TaskSpec& find_task(std::string_view name) {
     std::string known;
-    for (const TaskSpec& spec : task_specs()) {
-        if (spec.name == name) return spec;
-        known += (known.empty() ? "" : ", ") + spec.name;
+    for (const auto* specs : {&task_specs(), &generated_task_specs()}) {
+        for (const TaskSpec& spec : *specs) {
+            if (spec.name == name) return spec;
+            known += (known.empty() ? "" : ", ") + spec.name;
+        }
     }
     fail("unknown task '{}' (known tasks: {})", name, known);
+}
+
+uint64_t generated_problem_seed(std::string_view task, int64_t index) {
+    uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a of the name
+    for (unsigned char c : task) {
+        h ^= c;
+        h *= 0x100000001b3ull;
+    }
+    return Rng::derive(h, static_cast<uint64_t>(index)).next_u64();
+}
+
+TableWalkProblem generated_problem(const TaskSpec& spec, int64_t index) {
+    if (!spec.generated()) fail("task '{}' is read from a file, not generated", spec.name);
+    if (index < 0 || index >= spec.count) {
+        fail("task '{}' has problems 0..{}; there is no problem {}", spec.name, spec.count - 1,
+             index);
+    }
+    return make_table_walk(spec.table_walk, generated_problem_seed(spec.name, index));
 }
 
 namespace {
@@ -56,6 +94,15 @@ std::string field_text(const nlohmann::json& row, const std::string& field, cons
 }  // namespace
 
 std::vector<Problem> load_task(const TaskSpec& spec, const std::string& data_dir) {
+    if (spec.generated()) {
+        std::vector<Problem> problems;
+        problems.reserve(static_cast<size_t>(spec.count));
+        for (int64_t i = 0; i < spec.count; ++i) {
+            TableWalkProblem p = generated_problem(spec, i);
+            problems.push_back({std::to_string(i), std::move(p.question), std::move(p.answer)});
+        }
+        return problems;
+    }
     const std::string path = data_dir.empty() ? spec.file : data_dir + "/" + spec.file;
     std::ifstream in(path, std::ios::binary);
     if (!in) fail("{}: cannot open the data file of task '{}'", path, spec.name);
