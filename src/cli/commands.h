@@ -14,6 +14,8 @@ void register_evict(CLI::App& app);
 void register_tokenize(CLI::App& app);
 void register_grade(CLI::App& app);
 void register_serve(CLI::App& app);
+void register_testbed(CLI::App& app);
+void register_convert(CLI::App& app);
 
 
 }  // namespace vase::cli

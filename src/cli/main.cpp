@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
     vase::cli::register_tokenize(app);
     vase::cli::register_grade(app);
     vase::cli::register_serve(app);
+    vase::cli::register_testbed(app);
+    vase::cli::register_convert(app);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
