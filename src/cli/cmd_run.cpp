@@ -3,9 +3,14 @@
 // what each kept, answered and cost.
 //
 // The default model is the project's trained testbed model when it is present
-// (models/testbed); until then, a random-weight Qwen3 that vase makes itself:
-// its text is noise, but every mechanism (the fixed-budget cache, eviction
-// passes, protected values, memory) is the real one.
+// (models/testbed), and the default problem then one of the testbed's table
+// walks (eval/testbed.h): a problem the model can solve only by recalling
+// table entries it saw hundreds of tokens earlier, so what eviction drops
+// shows in the answer. The budget is a quarter of the prompt plus the
+// reference solution; each chain of thought is compared step by step with
+// the reference. Until the model exists, a random-weight Qwen3 that vase makes
+// itself: its text is noise, but every mechanism (the fixed-budget cache,
+// eviction passes, protected values, memory) is the real one.
 #include <unistd.h>
 
 #include <chrono>
@@ -13,13 +18,16 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/commands.h"
 #include "engine/generator.h"
 #include "eval/grader.h"
 #include "eval/tasks.h"
+#include "eval/testbed.h"
 #include "model/random_checkpoint.h"
 #include "text/chat_template.h"
 #include "util/error.h"
@@ -34,13 +42,15 @@ namespace {
 
 struct RunArgs {
     std::string model;
-    int64_t max_tokens = 768;
-    int64_t window = 32;
+    int64_t max_tokens = 0;  // 0: the reference solution + 1/8 (testbed), else 768
+    int64_t window = 0;      // 0: 32, or 16 where the testbed budget is not a multiple of 32
     uint64_t seed = 0;
     int threads = 0;
-    std::string task = "math";
+    std::string task;  // "": testbed when the tree has the testbed model, else math
     int64_t problem = 0;
 };
+
+std::string testbed_model_dir() { return std::string(VASE_SOURCE_DIR) + "/models/testbed"; }
 
 std::string cache_dir() {
     const char* xdg = std::getenv("XDG_CACHE_HOME");
@@ -51,7 +61,7 @@ std::string cache_dir() {
 
 // The testbed model if the tree has it, else a random tiny Qwen3 made once.
 std::string default_model() {
-    const std::string testbed = std::string(VASE_SOURCE_DIR) + "/models/testbed";
+    const std::string testbed = testbed_model_dir();
     if (std::filesystem::exists(testbed + "/config.json")) return testbed;
     const std::string dir = cache_dir() + "/random-qwen3-tiny";
     if (!std::filesystem::exists(dir + "/model.safetensors")) {
@@ -79,32 +89,111 @@ std::string abridge(const std::string& text, size_t keep) {
     return text.substr(0, head) + fmt::format("\n    [... {} bytes ...]\n", tail - head) + text.substr(tail);
 }
 
+// The first `head` and last `tail` lines of a text, each indented.
+std::string abridge_lines(const std::string& text, size_t head, size_t tail) {
+    std::vector<std::string> lines;
+    size_t pos = 0;
+    while (pos <= text.size()) {
+        size_t nl = text.find('\n', pos);
+        if (nl == std::string::npos) nl = text.size();
+        lines.push_back(text.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    std::string out;
+    for (size_t i = 0; i < lines.size(); ++i) {
+        if (lines.size() > head + tail + 1 && i == head) {
+            out += fmt::format("    [... {} lines ...]\n", lines.size() - head - tail);
+            i = lines.size() - tail;
+        }
+        out += "    " + abridge(lines[i], 160) + "\n";
+    }
+    return out;
+}
+
+std::string join_lines(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const std::string& line : lines) out += (out.empty() ? "" : "\n") + line;
+    return out;
+}
+
 void run(RunArgs& a) {
-    if (a.max_tokens < 4 * a.window) fail("run: -n must be at least 4 x --kv-window ({})", 4 * a.window);
     const std::string model = a.model.empty() ? default_model() : a.model;
+    const std::string task =
+        !a.task.empty() ? a.task
+                        : (std::filesystem::exists(testbed_model_dir() + "/config.json") ? "testbed"
+                                                                                         : "math");
+    const TaskSpec& spec = find_task(task);
+    if (a.window < 0) fail("run: --kv-window must be positive (got {})", a.window);
+    if (a.max_tokens < 0) fail("run: -n must be positive (got {})", a.max_tokens);
+    if (!spec.generated()) {
+        if (a.max_tokens == 0) a.max_tokens = 768;
+        if (a.window == 0) a.window = 32;
+        if (a.max_tokens < 4 * a.window) {
+            fail("run: -n must be at least 4 x --kv-window ({})", 4 * a.window);
+        }
+    }
     const int threads =
         a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-    Engine engine(model, threads);
-    const std::vector<Problem> problems =
-        load_task(find_task(a.task), std::string(VASE_SOURCE_DIR) + "/data/tasks");
-    if (a.problem < 0 || a.problem >= static_cast<int64_t>(problems.size())) {
-        fail("run: --problem {} is out of range (task {} has {})", a.problem, a.task, problems.size());
+
+    // The problem: a generated one with its reference solution, or a line of a task file.
+    Problem problem;
+    std::optional<TableWalkProblem> reference;
+    if (spec.generated()) {
+        if (a.problem < 0 || a.problem >= spec.count) {
+            fail("run: --problem {} is out of range (task {} has problems 0..{})", a.problem, task,
+                 spec.count - 1);
+        }
+        reference = generated_problem(spec, a.problem);
+        problem = {std::to_string(a.problem), reference->question, reference->answer};
+    } else {
+        const std::vector<Problem> problems =
+            load_task(spec, std::string(VASE_SOURCE_DIR) + "/data/tasks");
+        if (a.problem < 0 || a.problem >= static_cast<int64_t>(problems.size())) {
+            fail("run: --problem {} is out of range (task {} has {})", a.problem, task,
+                 problems.size());
+        }
+        problem = problems[static_cast<size_t>(a.problem)];
     }
-    const Problem& problem = problems[static_cast<size_t>(a.problem)];
+
+    Engine engine(model, threads);
     const std::string prompt_text =
         render_chat({ChatMessage{"user", paper_prompt(problem.question), std::nullopt, {}}});
     const std::vector<int32_t> prompt = engine.tokenizer().encode(prompt_text);
-    // 4x compression of the whole sequence, rounded down to the window.
-    const int64_t total = static_cast<int64_t>(prompt.size()) + a.max_tokens;
-    const int64_t budget = std::max<int64_t>(2 * a.window, total / 4 / a.window * a.window);
+    int64_t budget = 0, total = 0, expected = 0;
+    if (reference) {
+        // 4x compression of the prompt plus the reference solution (the whole
+        // assistant turn, in this model's tokens), to a multiple of 16.
+        expected = static_cast<int64_t>(engine.tokenizer().encode(assistant_turn(*reference)).size());
+        if (a.max_tokens == 0) a.max_tokens = expected + std::max<int64_t>(16, expected / 8);
+        total = static_cast<int64_t>(prompt.size()) + expected;
+        const int64_t unit = a.window > 0 ? a.window : 16;
+        budget = std::max<int64_t>(2 * unit, (total / 4 + unit / 2) / unit * unit);
+        if (a.window == 0) a.window = budget % 32 == 0 ? 32 : 16;
+    } else {
+        // 4x compression of the whole sequence, rounded down to the window.
+        total = static_cast<int64_t>(prompt.size()) + a.max_tokens;
+        budget = std::max<int64_t>(2 * a.window, total / 4 / a.window * a.window);
+    }
 
     std::printf("model    %s\n", model.c_str());
-    std::printf("problem  %s #%s (answer %s)\n%s\n\n", a.task.c_str(), problem.id.c_str(),
+    std::printf("problem  %s #%s (answer %s)\n%s\n\n", task.c_str(), problem.id.c_str(),
                 problem.answer.c_str(), abridge(problem.question, 300).c_str());
-    std::printf("prompt %zu tokens, up to %ld new; vase keeps %ld slots per head (window %ld): "
-                "%.1fx compression\n\n",
-                prompt.size(), static_cast<long>(a.max_tokens), static_cast<long>(budget),
-                static_cast<long>(a.window), static_cast<double>(total) / static_cast<double>(budget));
+    if (reference) {
+        std::printf("reference solution: %zu steps, %ld tokens with the answer\n%s\n",
+                    reference->solution.size(), static_cast<long>(expected),
+                    abridge_lines(join_lines(reference->solution), 3, 2).c_str());
+        std::printf("prompt %zu + solution %ld tokens, up to %ld new; vase keeps %ld slots per "
+                    "head (window %ld): %.1fx compression\n\n",
+                    prompt.size(), static_cast<long>(expected), static_cast<long>(a.max_tokens),
+                    static_cast<long>(budget), static_cast<long>(a.window),
+                    static_cast<double>(total) / static_cast<double>(budget));
+    } else {
+        std::printf("prompt %zu tokens, up to %ld new; vase keeps %ld slots per head (window "
+                    "%ld): %.1fx compression\n\n",
+                    prompt.size(), static_cast<long>(a.max_tokens), static_cast<long>(budget),
+                    static_cast<long>(a.window),
+                    static_cast<double>(total) / static_cast<double>(budget));
+    }
 
     struct Outcome {
         GenerationResult result;
@@ -134,7 +223,21 @@ void run(RunArgs& a) {
         const GradeResult grade = grade_math(o->result.text, problem.answer);
         const CacheStats& c = o->result.cache;
         std::printf("== %s ==\n", name);
-        std::printf("thinking (abridged):\n    %s\n", abridge(split.reasoning, 240).c_str());
+        if (reference) {
+            std::printf("thinking (abridged):\n%s",
+                        split.reasoning.empty() ? "    (none)\n"
+                                                : abridge_lines(split.reasoning, 4, 3).c_str());
+            const TableWalkCheck check = check_table_walk(*reference, split.reasoning);
+            if (check.first_deviation() == 0) {
+                std::printf("steps: all %d right\n", check.steps);
+            } else {
+                std::printf("steps: %d/%d right, first deviation at step %d (expected \"%s\")\n",
+                            check.correct_steps, check.steps, check.first_deviation(),
+                            reference->solution[static_cast<size_t>(check.correct_steps)].c_str());
+            }
+        } else {
+            std::printf("thinking (abridged):\n    %s\n", abridge(split.reasoning, 240).c_str());
+        }
         std::printf("answer: %s\n", split.thinking_closed ? abridge(split.content, 200).c_str()
                                                          : "(none: the budget of new tokens ran out while thinking)");
         std::printf("graded: extracted '%s' -> %s\n", grade.extracted.c_str(), grade.correct ? "RIGHT" : "wrong");
@@ -159,10 +262,19 @@ void register_run(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand(
         "run", "Solve one problem with VaSE at 4x compression and with a full cache, side by side");
     cmd->add_option("-m,--model", a->model, "Model (default: the testbed model, or a random tiny Qwen3)");
-    cmd->add_option("-n,--max-tokens", a->max_tokens, "Most new tokens per solution")->capture_default_str();
-    cmd->add_option("--kv-window", a->window, "Eviction window")->capture_default_str();
-    cmd->add_option("--task", a->task, "Task the problem comes from")->capture_default_str();
-    cmd->add_option("--problem", a->problem, "Index of the problem in the task")->capture_default_str();
+    cmd->add_option("-n,--max-tokens", a->max_tokens,
+                    "Most new tokens per solution (default: testbed tasks the reference solution "
+                    "+ 1/8, else 768)");
+    cmd->add_option("--kv-window", a->window,
+                    "Eviction window (default 32; testbed tasks 16 where the budget is not a "
+                    "multiple of 32)");
+    cmd->add_option("--task", a->task,
+                    "Task the problem comes from (default: testbed when models/testbed exists, "
+                    "else math)");
+    cmd->add_option("--problem", a->problem,
+                    "Index of the problem in the task (for testbed tasks the same problem `vase "
+                    "eval` runs with this index)")
+        ->capture_default_str();
     cmd->add_option("--seed", a->seed, "Seed of sampling and eviction")->capture_default_str();
     cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
     cmd->callback([a] { run(*a); });
