@@ -21,7 +21,9 @@ def read(path):
 
 def main():
     run, out = sys.argv[1], sys.argv[2]
-    rows = read(os.path.join(run, "train.csv"))
+    # A resumed run logs again the steps after its checkpoint: keep the last row per step.
+    rows = sorted({int(r["step"]): r for r in read(os.path.join(run, "train.csv"))}.values(),
+                  key=lambda r: int(r["step"]))
     evals = [e for e in read(os.path.join(run, "eval.csv")) if e["count"]]
     pts = [(int(r["tokens"]), float(r["loss"])) for r in rows if float(r["loss"]) > 0]
     if not pts:

@@ -28,13 +28,13 @@ from model import CONFIG, PAD, Qwen3, decode, encode  # noqa: E402
 DEFAULT_K, DEFAULT_N = 32, 64
 
 
-def sample_problem(rng, frac, p_default):
-    """(K, N) for one training problem at training fraction frac."""
+def sample_problem(rng, frac, p_default, n_cap=None):
+    """(K, N) for one training problem at training fraction frac (N <= n_cap if given)."""
     if rng.random() < p_default:
         return DEFAULT_K, DEFAULT_N
     k = rng.randint(2, 52) if rng.random() < 0.25 else rng.randint(2, 40)
     n_max = int(24 + (96 - 24) * min(1.0, frac / 0.3))
-    return k, rng.randint(1, n_max)
+    return k, rng.randint(1, n_cap or n_max)
 
 
 def example(rng, k, n):
@@ -52,7 +52,7 @@ def make_batches(rng, frac, args, pool_tokens=4):
                     (args.p_default_max - args.p_default_min) * frac / 0.4)
     pool, total = [], 0
     while total < pool_tokens * args.batch_tokens:
-        k, n = sample_problem(rng, frac, p_default)
+        k, n = sample_problem(rng, frac, p_default, args.n_cap)
         prompt, turn = example(rng, k, n)
         pool.append((prompt, turn, (k, n) == (DEFAULT_K, DEFAULT_N)))
         total += len(prompt) + len(turn) - 1
@@ -122,6 +122,8 @@ def main():
     ap.add_argument("--batch-tokens", type=int, default=8192)
     ap.add_argument("--p-default-min", type=float, default=0.15)
     ap.add_argument("--p-default-max", type=float, default=0.6)
+    ap.add_argument("--n-cap", type=int, default=None,
+                    help="cap on N of the mixed-in problems (instead of the growing 24..96)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ckpt-min", type=float, default=3)
     ap.add_argument("--eval-min", type=float, default=10)
