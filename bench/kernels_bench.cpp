@@ -114,6 +114,48 @@ void matmul_args(benchmark::internal::Benchmark* b) {
 }
 BENCHMARK(BM_matmul)->Apply(matmul_args)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
+// Prefill: one chunk of 512 activation rows against each weight shape of a
+// Qwen3-0.6B layer (the weights are read once per call; the figure is
+// arithmetic, GFLOP/s). Args: dtype, rows, cols, batch, bf16 (1 = the
+// AVX-512 BF16 path where the CPU has it, 0 = switched off).
+void BM_prefill_matmul(benchmark::State& state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t rows = state.range(1), cols = state.range(2), batch = state.range(3);
+    enable_bf16_gemm(state.range(4) != 0);
+    const MatrixSet& w = matrices(type, rows, cols, false);
+    std::vector<float> x(batch * cols), y(batch * rows);
+    Rng rng(4);
+    for (auto& v : x) v = static_cast<float>(rng.uniform() - 0.5);
+    for (auto _ : state) {
+        matmul(pool(), type, w.copies[0].get(), rows, cols, x.data(), batch, y.data());
+        benchmark::DoNotOptimize(y.data());
+        benchmark::ClobberMemory();
+    }
+    state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * rows * cols * batch,
+                                                   benchmark::Counter::kIsIterationInvariantRate);
+    const bool bf16_x = type == DType::BF16 && batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
+    state.SetLabel(std::string(dtype_name(type)) + (bf16_x ? " bf16-x" : " f32-x") + " " +
+                   simd_target_name());
+    enable_bf16_gemm(true);
+}
+
+void prefill_args(benchmark::internal::Benchmark* b) {
+    b->ArgNames({"dtype", "rows", "cols", "batch", "bf16"});
+    for (auto [rows, cols] :
+         {std::pair<int64_t, int64_t>{2048, 1024}, {1024, 1024}, {3072, 1024}, {1024, 3072}}) {
+        b->Args({static_cast<int64_t>(DType::BF16), rows, cols, 512, 1});
+        b->Args({static_cast<int64_t>(DType::BF16), rows, cols, 512, 0});
+        b->Args({static_cast<int64_t>(DType::F16), rows, cols, 512, 0});
+        b->Args({static_cast<int64_t>(DType::Q8_0), rows, cols, 512, 0});
+    }
+    // Small batches (several sequences decoding): where the bf16 path starts.
+    for (int64_t batch : {8, 16}) {
+        b->Args({static_cast<int64_t>(DType::BF16), 3072, 1024, batch, 1});
+        b->Args({static_cast<int64_t>(DType::BF16), 3072, 1024, batch, 0});
+    }
+}
+BENCHMARK(BM_prefill_matmul)->Apply(prefill_args)->UseRealTime()->Unit(benchmark::kMillisecond);
+
 // The matmuls of one decode step of Qwen3-0.6B (28 layers of q, k, v, o,
 // gate, up, down, then the 151936-row lm_head), every matrix distinct, so
 // the step streams the whole model (1.19 GB BF16, 0.63 GB Q8_0) as real

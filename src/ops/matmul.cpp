@@ -23,6 +23,7 @@
 #include <cstddef>
 
 #include "ops/kernels.h"
+#include "ops/matmul_bf16.h"
 #include "ops/simd_inl.h"
 
 #ifndef VASE_OPS_MATMUL_JOB_
@@ -377,10 +378,29 @@ namespace vase {
 
 HWY_EXPORT(matmul_worker);
 
+namespace {
+std::atomic<bool> g_bf16_gemm_switch{true};
+}  // namespace
+
+// The AVX-512 BF16 path runs where the CPU has it, unless switched off or
+// a test pinned a Highway target below AVX-512.
+bool bf16_gemm_enabled() {
+    return g_bf16_gemm_switch.load(std::memory_order_relaxed) && cpu_has_avx512_bf16() &&
+           (hwy::SupportedTargets() & (HWY_AVX3 | HWY_AVX3_DL)) != 0;
+}
+
+void enable_bf16_gemm(bool on) {
+    g_bf16_gemm_switch.store(on, std::memory_order_relaxed);
+}
+
 void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
             const float* x, int64_t n_batch, float* y) {
     assert(wtype != DType::Q8_0 || cols % kQ8BlockSize == 0);
     if (rows <= 0 || n_batch <= 0) return;
+    if (wtype == DType::BF16 && n_batch >= kBf16GemmMinBatch && bf16_gemm_enabled()) {
+        matmul_bf16_gemm(pool, w, rows, cols, x, n_batch, y);
+        return;
+    }
     auto* worker = &HWY_DYNAMIC_DISPATCH(matmul_worker);
     std::atomic<int64_t> next{0};
     MatmulJob job{wtype, static_cast<const uint8_t*>(w), rows, cols, x, n_batch, y, rows, 1, &next};

@@ -6,6 +6,14 @@
 // representable f32 values (f16/bf16/Q8_0 weights dequantize exactly), so
 // any summation order in f32 is within cols * u * sum|w x| of the exact
 // value, u = 2^-24. Both the twin and the fast kernel are held to that bound.
+//
+// The batched BF16 path (AVX-512 BF16 CPUs) rounds x to bf16 first: it is
+// held to the same bound against the float64 product with bf16-rounded x,
+// like its twin scalar::matmul_bf16_activations, and against the product
+// with the original x to that bound plus the rounding of x: bf16 keeps 8
+// significant bits, so |x - bf16(x)| <= 2^-8 |x| and the sum moves by at
+// most 2^-8 * sum|w x| (typically ~2^-9 * sqrt(cols) * rms(w x), as the
+// errors have random signs).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -55,19 +63,35 @@ void check_matmul(Rng& rng, ThreadPool& pool, DType type, int64_t rows, int64_t 
     std::fill(y.data(), y.data() + y.size(), nan);  // every output must be written
 
     matmul(pool, type, w.data.data(), rows, cols, x.data(), n_batch, y.data());
-    scalar::matmul(type, w.data.data(), rows, cols, x.data(), n_batch, twin.data());
     ASSERT_TRUE(y.guards_intact(fill));
+    // The activations the kernel really multiplies: bf16-rounded on the
+    // batched BF16 path.
+    const bool bf16_x = type == DType::BF16 && n_batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
+    std::vector<float> xr(x.data(), x.data() + x.size());
+    if (bf16_x) {
+        for (float& v : xr) v = bf16_to_f32(f32_to_bf16(v));
+        scalar::matmul_bf16_activations(w.data.data(), rows, cols, x.data(), n_batch, twin.data());
+    } else {
+        scalar::matmul(type, w.data.data(), rows, cols, x.data(), n_batch, twin.data());
+    }
     for (int64_t b = 0; b < n_batch; ++b) {
         for (int64_t r = 0; r < rows; ++r) {
-            double exact = 0.0, abs_sum = 0.0;
+            double exact = 0.0, abs_sum = 0.0, exact_f32_x = 0.0;
             for (int64_t c = 0; c < cols; ++c) {
-                double p = static_cast<double>(w.values[r * cols + c]) * x[b * cols + c];
+                const double wv = w.values[r * cols + c];
+                double p = wv * xr[b * cols + c];
                 exact += p;
                 abs_sum += std::fabs(p);
+                exact_f32_x += wv * x[b * cols + c];
             }
             const double bound = (cols + 1) * kF32Eps * abs_sum;
             ASSERT_LE(std::fabs(y[b * rows + r] - exact), bound) << "b=" << b << " r=" << r;
             ASSERT_LE(std::fabs(twin[b * rows + r] - exact), bound) << "b=" << b << " r=" << r;
+            if (bf16_x) {  // abs_sum is within 2^-8 of sum|w x| too
+                const double rounding = std::ldexp(abs_sum, -8) / (1.0 - std::ldexp(1.0, -8));
+                ASSERT_LE(std::fabs(y[b * rows + r] - exact_f32_x), bound + rounding)
+                    << "b=" << b << " r=" << r;
+            }
         }
     }
 }
@@ -131,6 +155,53 @@ TEST_P(Matmul, RowsLongerThanTheBf16PairingBuffer) {
         check_matmul(rng, pool, type, 5, 16384, 1);
         if (HasFatalFailure()) return;
     }
+}
+
+// The batched BF16 path (where the CPU has it; elsewhere this checks the
+// f32 path at the same shapes): every column tail of 0..2 steps of 32,
+// batch sizes that leave every partial tile of activation rows, row counts
+// that leave partial row tiles, odd addresses, 1..3 threads.
+TEST_P(Matmul, Bf16BatchedColumnTailsBatchesAndThreads) {
+    Rng rng(15);
+    std::vector<int64_t> cols_list;
+    for (int64_t c = 0; c <= 64; ++c) cols_list.push_back(c);
+    for (int64_t c : {95, 96, 97, 333}) cols_list.push_back(c);
+    ThreadPool pool(1);
+    for (int64_t cols : cols_list) {
+        for (int64_t batch = 2; batch <= 33; ++batch) {
+            check_matmul(rng, pool, DType::BF16, cols % 2 == 0 ? 5 : 9, cols, batch);
+            if (HasFatalFailure()) return;
+        }
+    }
+    for (int threads : {2, 3}) {
+        ThreadPool threaded(threads);
+        for (int64_t batch : {8, 13, 33}) {
+            check_matmul(rng, threaded, DType::BF16, 103, 544, batch);
+            check_matmul(rng, threaded, DType::BF16, 1, 100, batch);
+            if (HasFatalFailure()) return;
+        }
+    }
+}
+
+TEST_P(Matmul, Bf16BatchedSeveralActivationPanels) {
+    // Long rows: the activation rows are taken in panels of ~192 KB of bf16.
+    Rng rng(16);
+    ThreadPool pool(2);
+    check_matmul(rng, pool, DType::BF16, 50, 3072, 70);
+    check_matmul(rng, pool, DType::BF16, 7, 1024, 200);
+}
+
+TEST_P(Matmul, Bf16BatchedSwitchedOffKeepsF32Activations) {
+    // With the switch off, batched BF16 takes the f32-activation path, held
+    // to the f32 bound (check_matmul asks bf16_gemm_enabled()).
+    Rng rng(17);
+    ThreadPool pool(2);
+    struct SwitchOff {
+        SwitchOff() { enable_bf16_gemm(false); }
+        ~SwitchOff() { enable_bf16_gemm(true); }
+    } off;
+    EXPECT_FALSE(bf16_gemm_enabled());
+    for (int64_t batch : {8, 16, 17}) check_matmul(rng, pool, DType::BF16, 103, 544, batch);
 }
 
 TEST_P(Matmul, EmptyShapesWriteNothing) {

@@ -1,0 +1,257 @@
+// Batched matmul with BF16 weights on CPUs with AVX-512 BF16 (Zen 4/5,
+// Sapphire Rapids): the activations are rounded to bf16 once per call and
+// every multiply-add goes through vdpbf16ps, which does two bf16 products
+// per f32 lane, twice the f32 FMA rate. Highway 1.0.3 has no target for this
+// instruction, so this file uses intrinsics in functions compiled for the
+// extension (target attribute; nothing else in the file assumes it) and
+// matmul() calls it only after checking the CPU at run time.
+//
+// Layout: the weights are used as stored ([rows, cols] bf16, so a 64-byte
+// load holds 16 column pairs, the pairing vdpbf16ps wants); x is converted to
+// bf16 rows padded with zeros to a multiple of 32 columns. A tile of kTileR
+// weight rows x kTileB activation rows keeps 24 accumulators of 16 f32 lanes
+// (lane i sums the products of columns 2i and 2i+1 of each 32-column step)
+// and reduces them at the end. Threads claim chunks of weight rows; within a
+// chunk, activation rows are taken in panels small enough to stay in L2
+// while the chunk's rows pass over them.
+// GCC 12's AVX-512 headers initialise _mm512_undefined_* from themselves,
+// which -Wuninitialized reports in every intrinsic that uses one.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#include <immintrin.h>
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "ops/kernels.h"
+#include "ops/matmul_bf16.h"
+
+#define VASE_AVX512_BF16 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16")))
+
+namespace vase {
+namespace {
+
+constexpr int kTileR = 4;                   // weight rows per tile
+constexpr int kTileB = 6;                   // activation rows per tile (4 x 6 = 24 accumulators)
+constexpr int64_t kColStep = 32;            // bf16 columns per 512-bit vector
+constexpr int64_t kPanelBytes = 192 << 10;  // bf16 activation rows per panel: ~192 KB
+constexpr int64_t kColBlock = 1024;         // columns per pass (a multiple of kColStep)
+
+// Rows of x as bf16, [n_batch, ld], ld = cols rounded up to 32, zero padded.
+struct Bf16Rows {
+    const uint16_t* data;
+    int64_t ld;
+};
+
+// The four sums of a0..a3 (each over its 16 lanes) as one 4-float vector.
+VASE_AVX512_BF16 inline __m128 sum4(__m512 a0, __m512 a1, __m512 a2, __m512 a3) {
+    // Per 128-bit block: t01 = [a0, a1, a0, a1] partial sums, t23 likewise.
+    const __m512 t01 = _mm512_add_ps(_mm512_unpacklo_ps(a0, a1), _mm512_unpackhi_ps(a0, a1));
+    const __m512 t23 = _mm512_add_ps(_mm512_unpacklo_ps(a2, a3), _mm512_unpackhi_ps(a2, a3));
+    // Per 128-bit block: [a0, a1, a2, a3].
+    const __m512 s = _mm512_add_ps(_mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_ps(t01, t23, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 h = _mm256_add_ps(_mm512_castps512_ps256(s), _mm512_extractf32x8_ps(s, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+}
+
+// One 32-column step of a tile: acc[r][b] += pairwise products of w row r
+// and x row b.
+template <int R, int NB>
+VASE_AVX512_BF16 inline void step(__m512 (&acc)[R][NB], const __m512i (&wv)[R], const uint16_t* x,
+                                  int64_t ld, int64_t c) {
+#pragma GCC unroll 8
+    for (int b = 0; b < NB; ++b) {
+        const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + b * ld + c);
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) acc[r][b] = _mm512_dpbf16_ps(acc[r][b], (__m512bh)wv[r], xv);
+    }
+}
+
+// y[b * y_stride + r] = dot(w row r, x row b) for r < R, b < NB.
+// w: R rows of `cols` bf16, w_stride elements apart; x: NB rows of bf16, ld apart.
+template <int R, int NB>
+VASE_AVX512_BF16 inline void tile(const uint16_t* w, int64_t w_stride, int64_t cols,
+                                  const uint16_t* x, int64_t ld, float* y, int64_t y_stride,
+                                  bool accumulate) {
+    __m512 acc[R][NB];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_ps();
+    const int64_t whole = cols / kColStep * kColStep;
+    int64_t c = 0;
+    for (; c < whole; c += kColStep) {
+        __m512i wv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * w_stride + c);
+        step<R, NB>(acc, wv, x, ld, c);
+    }
+    if (c < cols) {  // last partial step: the weights masked (x is zero padded)
+        const __mmask32 m = _cvtu32_mask32((uint32_t{1} << (cols - c)) - 1u);
+        __m512i wv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) wv[r] = _mm512_maskz_loadu_epi16(m, w + r * w_stride + c);
+        step<R, NB>(acc, wv, x, ld, c);
+    }
+    if constexpr (R == 4) {
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) {
+            __m128 sum = sum4(acc[0][b], acc[1][b], acc[2][b], acc[3][b]);
+            if (accumulate) sum = _mm_add_ps(sum, _mm_loadu_ps(y + b * y_stride));
+            _mm_storeu_ps(y + b * y_stride, sum);
+        }
+    } else {
+        for (int r = 0; r < R; ++r) {
+            for (int b = 0; b < NB; ++b) {
+                const float sum = _mm512_reduce_add_ps(acc[r][b]);
+                y[b * y_stride + r] = accumulate ? y[b * y_stride + r] + sum : sum;
+            }
+        }
+    }
+}
+
+// R weight rows against activation rows [b0, b1).
+template <int R>
+VASE_AVX512_BF16 void row_tile(const uint16_t* w, int64_t w_stride, int64_t cols, Bf16Rows x,
+                               int64_t b0, int64_t b1, float* y, int64_t rows, bool accumulate) {
+    int64_t b = b0;
+    for (; b + kTileB <= b1; b += kTileB) {
+        tile<R, kTileB>(w, w_stride, cols, x.data + b * x.ld, x.ld, y + b * rows, rows, accumulate);
+    }
+    const uint16_t* xb = x.data + b * x.ld;
+    float* yb = y + b * rows;
+    switch (b1 - b) {
+        case 0:
+            break;
+        case 1:
+            tile<R, 1>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            break;
+        case 2:
+            tile<R, 2>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            break;
+        case 3:
+            tile<R, 3>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            break;
+        case 4:
+            tile<R, 4>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            break;
+        default:
+            tile<R, 5>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            break;
+    }
+}
+
+// Weight rows [r0, r1) against every activation row, panel by panel, and
+// within a panel in blocks of kColBlock columns (so that a tile's weight rows
+// stay in L1 however long the rows are); blocks after the first add to y.
+VASE_AVX512_BF16 void gemm_rows(const uint16_t* w, int64_t rows, int64_t cols, Bf16Rows x,
+                                int64_t n_batch, float* y, int64_t r0, int64_t r1) {
+    const int64_t panel =
+        std::max<int64_t>(kTileB, kPanelBytes / (2 * std::min(x.ld, kColBlock)) / kTileB * kTileB);
+    for (int64_t p0 = 0; p0 < n_batch; p0 += panel) {
+        const int64_t p1 = std::min(n_batch, p0 + panel);
+        for (int64_t k0 = 0; k0 == 0 || k0 < cols; k0 += kColBlock) {
+            const int64_t kc = std::min(kColBlock, cols - k0);
+            const Bf16Rows xk{x.data + k0, x.ld};
+            int64_t r = r0;
+            for (; r + kTileR <= r1; r += kTileR) {
+                row_tile<kTileR>(w + r * cols + k0, cols, kc, xk, p0, p1, y + r, rows, k0 > 0);
+            }
+            for (; r < r1; ++r)
+                row_tile<1>(w + r * cols + k0, cols, kc, xk, p0, p1, y + r, rows, k0 > 0);
+        }
+    }
+}
+
+// out[b * ld + c] = bf16(x[b * cols + c]) (round to nearest even, as
+// vcvtne2ps2bf16 does), zero for cols <= c < ld; rows [b0, b1).
+VASE_AVX512_BF16 void to_bf16_rows(const float* x, int64_t cols, int64_t b0, int64_t b1,
+                                   uint16_t* out, int64_t ld) {
+    for (int64_t b = b0; b < b1; ++b) {
+        const float* xr = x + b * cols;
+        uint16_t* o = out + b * ld;
+        for (int64_t c = 0; c < ld; c += kColStep) {
+            const int64_t left = std::min<int64_t>(cols - c, kColStep);
+            const uint32_t lo_n = static_cast<uint32_t>(std::clamp<int64_t>(left, 0, 16));
+            const uint32_t hi_n = static_cast<uint32_t>(std::clamp<int64_t>(left - 16, 0, 16));
+            const __m512 lo = _mm512_maskz_loadu_ps(_cvtu32_mask16((1u << lo_n) - 1u), xr + c);
+            const __m512 hi = _mm512_maskz_loadu_ps(_cvtu32_mask16((1u << hi_n) - 1u), xr + c + 16);
+            _mm512_storeu_si512(o + c, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
+        }
+    }
+}
+
+// The caller's bf16 copy of x, kept between calls (decode and prefill call
+// matmul hundreds of times per step; allocating each time costs page faults).
+struct ScratchDeleter {
+    void operator()(uint16_t* p) const { std::free(p); }
+};
+thread_local std::unique_ptr<uint16_t, ScratchDeleter> t_scratch;
+thread_local int64_t t_scratch_elems = 0;
+
+uint16_t* scratch(int64_t elems) {
+    if (elems > t_scratch_elems) {
+        const size_t bytes = static_cast<size_t>((elems * 2 + 63) / 64 * 64);
+        t_scratch.reset(static_cast<uint16_t*>(std::aligned_alloc(64, bytes)));
+        t_scratch_elems = elems;
+    }
+    return t_scratch.get();
+}
+
+}  // namespace
+
+bool cpu_has_avx512_bf16() {
+    static const bool has =
+        __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+        __builtin_cpu_supports("avx512bf16");
+    return has;
+}
+
+void matmul_bf16_gemm(ThreadPool& pool, const void* w, int64_t rows, int64_t cols, const float* x,
+                      int64_t n_batch, float* y) {
+    const int64_t ld = std::max<int64_t>(kColStep, (cols + kColStep - 1) / kColStep * kColStep);
+    Bf16Rows xb{scratch(std::max<int64_t>(1, n_batch * ld)), ld};
+    const auto* wb = static_cast<const uint16_t*>(w);
+    uint16_t* xdata = const_cast<uint16_t*>(xb.data);
+    if (pool.size() == 1 || rows * cols * n_batch < (int64_t{1} << 16)) {
+        to_bf16_rows(x, cols, 0, n_batch, xdata, ld);
+        gemm_rows(wb, rows, cols, xb, n_batch, y, 0, rows);
+        return;
+    }
+    pool.parallel_for(n_batch, 1,
+                      [&](int64_t b0, int64_t b1) { to_bf16_rows(x, cols, b0, b1, xdata, ld); });
+    // Chunks of whole 48-row groups claimed as threads go, about four per
+    // thread (as the Highway path does, so a delayed thread does not hold up
+    // the call).
+    constexpr int64_t kGrain = 48;
+    const int64_t n_grains = (rows + kGrain - 1) / kGrain;
+    const int64_t chunk = kGrain * std::max<int64_t>(1, n_grains / (4 * pool.size()));
+    const int64_t n_chunks = (rows + chunk - 1) / chunk;
+    std::atomic<int64_t> next{0};
+    pool.run([&](int, int) {
+        for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;) {
+            const int64_t r0 = c * chunk;
+            gemm_rows(wb, rows, cols, xb, n_batch, y, r0, std::min(rows, r0 + chunk));
+        }
+    });
+}
+
+namespace scalar {
+
+void matmul_bf16_activations(const void* w, int64_t rows, int64_t cols, const float* x,
+                             int64_t n_batch, float* y) {
+    std::vector<float> xr(static_cast<size_t>(n_batch * cols));
+    for (size_t i = 0; i < xr.size(); ++i) xr[i] = bf16_to_f32(f32_to_bf16(x[i]));
+    scalar::matmul(DType::BF16, w, rows, cols, xr.data(), n_batch, y);
+}
+
+}  // namespace scalar
+}  // namespace vase
