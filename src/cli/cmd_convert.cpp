@@ -58,9 +58,10 @@ int32_t find_token_id(const TokenizerSpec& spec, const std::string& text) {
 void add_tokenizer(GgufWriter& w, const Checkpoint& ckpt) {
     const TokenizerSpec& spec = ckpt.tokenizer;
     if (spec.split_regex != kQwen2SplitRegex || !spec.nfc) {
-        fail("{}: the tokenizer's pre-tokenizer is not Qwen2's (NFC, then its split regex); GGUF "
-             "can only name it as tokenizer.ggml.pre = qwen2 here",
-             spec.source);
+        fail(
+            "{}: the tokenizer's pre-tokenizer is not Qwen2's (NFC, then its split regex); GGUF "
+            "can only name it as tokenizer.ggml.pre = qwen2 here",
+            spec.source);
     }
     constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
     const size_t n = static_cast<size_t>(ckpt.config.vocab_size);
@@ -94,9 +95,10 @@ void add_tokenizer(GgufWriter& w, const Checkpoint& ckpt) {
         if (eos[i] != im_end && eos[i] != endoftext && eos[i] != eos[0]) extra.push_back(eos[i]);
     }
     if (extra.size() > 1) {
-        fail("{}: {} stop tokens besides the first, <|im_end|> and <|endoftext|>; GGUF can name "
-             "one more (tokenizer.ggml.eot_token_id)",
-             ckpt.path, extra.size());
+        fail(
+            "{}: {} stop tokens besides the first, <|im_end|> and <|endoftext|>; GGUF can name "
+            "one more (tokenizer.ggml.eot_token_id)",
+            ckpt.path, extra.size());
     }
     if (!eos.empty()) w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(eos[0]));
     if (!extra.empty()) w.add_u32("tokenizer.ggml.eot_token_id", static_cast<uint32_t>(extra[0]));
@@ -224,8 +226,9 @@ void register_convert(CLI::App& app) {
     cmd->add_option("-m,--model", a->model, "Hugging Face model directory (or a GGUF file)")
         ->required();
     cmd->add_option("-o,--out", a->out, "GGUF file to write")->required();
-    cmd->add_option("--dtype", a->dtype,
-                    "Type of the matrices: same (as stored), f32, f16, bf16 or q8_0; norms stay f32")
+    cmd->add_option(
+           "--dtype", a->dtype,
+           "Type of the matrices: same (as stored), f32, f16, bf16 or q8_0; norms stay f32")
         ->capture_default_str();
     cmd->callback([a] { convert(*a); });
 }

@@ -163,7 +163,8 @@ void run(RunArgs& a) {
     if (reference) {
         // 4x compression of the prompt plus the reference solution (the whole
         // assistant turn, in this model's tokens), to a multiple of 16.
-        expected = static_cast<int64_t>(engine.tokenizer().encode(assistant_turn(*reference)).size());
+        expected =
+            static_cast<int64_t>(engine.tokenizer().encode(assistant_turn(*reference)).size());
         if (a.max_tokens == 0) a.max_tokens = expected + std::max<int64_t>(16, expected / 8);
         total = static_cast<int64_t>(prompt.size()) + expected;
         const int64_t unit = a.window > 0 ? a.window : 16;

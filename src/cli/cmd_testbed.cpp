@@ -50,9 +50,10 @@ void gen(const GenArgs& a) {
     if (!a.task.empty()) {
         const TaskSpec& spec = find_task(a.task);
         if (!spec.generated()) {
-            fail("testbed gen: --task {} is read from a data file; give a generated task "
-                 "(testbed, testbed-short, testbed-long)",
-                 a.task);
+            fail(
+                "testbed gen: --task {} is read from a data file; give a generated task "
+                "(testbed, testbed-short, testbed-long)",
+                a.task);
         }
         if (a.first < 0 || a.first + a.count > spec.count) {
             fail("testbed gen: --first {} --count {} goes past the {} problems of task {}", a.first,
@@ -85,9 +86,10 @@ void solve() {
         } else if (row.is_object() && row.contains("question") && row["question"].is_string()) {
             question = row["question"].get<std::string>();
         } else {
-            fail("testbed solve: stdin line {}: expected a JSON string or an object with a string "
-                 "field \"question\"",
-                 line_no);
+            fail(
+                "testbed solve: stdin line {}: expected a JSON string or an object with a string "
+                "field \"question\"",
+                line_no);
         }
         TableWalkProblem p;
         try {
@@ -115,11 +117,12 @@ void register_testbed(CLI::App& app) {
         "gen",
         "Print problems as JSONL {id, question, answer, solution, prompt}; prompt is the exact\n"
         "text the engine feeds (chat template, thinking on). Problem j comes from seed + j");
-    auto* keys = g->add_option("--keys", a->walk.keys, "Keys K in the table (2..52)")
-                     ->capture_default_str();
+    auto* keys =
+        g->add_option("--keys", a->walk.keys, "Keys K in the table (2..52)")->capture_default_str();
     auto* steps = g->add_option("--steps", a->walk.steps, "Steps N of the walk (1..999)")
                       ->capture_default_str();
-    auto* seed = g->add_option("--seed", a->seed, "Seed of the first problem")->capture_default_str();
+    auto* seed =
+        g->add_option("--seed", a->seed, "Seed of the first problem")->capture_default_str();
     g->add_option("--count", a->count, "Number of problems")->capture_default_str();
     auto* task = g->add_option("--task", a->task,
                                "Print problems of a generated eval task instead (testbed, "

@@ -52,8 +52,9 @@ uint64_t generated_problem_seed(std::string_view task, int64_t index);
 // the task is not generated or the index is outside 0..count-1.
 TableWalkProblem generated_problem(const TaskSpec& spec, int64_t index);
 
-// A generated task's problems (data_dir is not used), or reads data_dir/spec.file. Blank lines are skipped; a line that is not a JSON object, or
-// lacks a field, throws vase::Error naming the file and the 1-based line number.
+// A generated task's problems (data_dir is not used), or reads data_dir/spec.file: blank
+// lines are skipped; a line that is not a JSON object, or lacks a field, throws vase::Error
+// naming the file and the 1-based line number.
 std::vector<Problem> load_task(const TaskSpec& spec, const std::string& data_dir);
 
 // The user message of the paper's evaluation (Qwen2.5-Math "boxed" instruction); the

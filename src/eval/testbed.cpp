@@ -113,8 +113,8 @@ TableWalkProblem make_table_walk(const TableWalkOptions& o, uint64_t seed) {
     const std::vector<int> listed = shuffled(rng, o.keys);
 
     TableWalkProblem p;
-    p.question = fmt::format("Start at {}. Take {} steps.\n", kKeyChars[static_cast<size_t>(t.start)],
-                             o.steps);
+    p.question = fmt::format("Start at {}. Take {} steps.\n",
+                             kKeyChars[static_cast<size_t>(t.start)], o.steps);
     for (int i = 0; i < o.keys; ++i) {
         const size_t x = static_cast<size_t>(listed[static_cast<size_t>(i)]);
         if (i > 0) p.question += ' ';
@@ -130,9 +130,10 @@ TableWalkProblem make_table_walk(const TableWalkOptions& o, uint64_t seed) {
 TableWalkProblem solve_table_walk(std::string_view q) {
     size_t pos = 0;
     auto malformed = [&](std::string_view what) -> void {
-        fail("table walk question: {} at byte {} (expected \"Start at X. Take N steps.\\n\" then "
-             "entries \"x>yd\" separated by single spaces)",
-             what, pos);
+        fail(
+            "table walk question: {} at byte {} (expected \"Start at X. Take N steps.\\n\" then "
+            "entries \"x>yd\" separated by single spaces)",
+            what, pos);
     };
     Table t;
     if (!consume(q, pos, "Start at ")) malformed("no \"Start at \"");
@@ -174,8 +175,9 @@ TableWalkProblem solve_table_walk(std::string_view q) {
     if (t.keys < 2) malformed("a table needs at least 2 keys");
     if (max_key >= t.keys || t.start >= t.keys) {
         pos = q.size();
-        malformed(fmt::format("{} entries, so the keys are the first {} letters, but key {} appears",
-                              t.keys, t.keys, kKeyChars[static_cast<size_t>(std::max(max_key, t.start))]));
+        malformed(fmt::format(
+            "{} entries, so the keys are the first {} letters, but key {} appears", t.keys, t.keys,
+            kKeyChars[static_cast<size_t>(std::max(max_key, t.start))]));
     }
     // The next-key map is one cycle: from any key, K steps visit every key and return.
     std::array<bool, kMaxKeys> visited{};

@@ -28,8 +28,8 @@ const char* const kExampleQuestion = "Start at c. Take 5 steps.\na>d4 c>b7 b>a0 
 TEST(TableWalk, SolverReproducesTheFormatFileExample) {
     const TableWalkProblem p = solve_table_walk(kExampleQuestion);
     EXPECT_EQ(p.question, kExampleQuestion);
-    EXPECT_EQ(p.solution,
-              (std::vector<std::string>{"1:c>b7=7", "2:b>a0=7", "3:a>d4=1", "4:d>c9=0", "5:c>b7=7"}));
+    EXPECT_EQ(p.solution, (std::vector<std::string>{"1:c>b7=7", "2:b>a0=7", "3:a>d4=1", "4:d>c9=0",
+                                                    "5:c>b7=7"}));
     EXPECT_EQ(p.answer, "7");
     EXPECT_EQ(solution_text(p), "1:c>b7=7\n2:b>a0=7\n3:a>d4=1\n4:d>c9=0\n5:c>b7=7\n");
     EXPECT_EQ(assistant_turn(p),
@@ -106,7 +106,8 @@ TEST(TableWalk, GeneratedTablesAreOneCycleOverTheFirstKKeys) {
             std::set<char> visited;
             char x = t.start;
             for (int i = 0; i < keys; ++i) {
-                ASSERT_TRUE(visited.insert(x).second) << "key " << x << " revisited in " << p.question;
+                ASSERT_TRUE(visited.insert(x).second)
+                    << "key " << x << " revisited in " << p.question;
                 x = t.next.at(x);
             }
             ASSERT_EQ(x, t.start) << p.question;
@@ -135,7 +136,8 @@ TEST(TableWalk, GeneratedTablesAreOneCycleOverTheFirstKKeys) {
     }
     // Digits uniform over 0..9: 6400 draws, each digit 10% +- 1.5% (over 4 standard deviations).
     for (int d = 0; d < 10; ++d) {
-        const double share = static_cast<double>(digit_counts[static_cast<size_t>(d)]) / total_digits;
+        const double share =
+            static_cast<double>(digit_counts[static_cast<size_t>(d)]) / total_digits;
         EXPECT_NEAR(share, 0.1, 0.015) << "digit " << d;
     }
     // Starts spread over the keys: 200 draws over 32 keys reach most of them.
@@ -174,16 +176,22 @@ TEST(TableWalk, SameSeedSameProblemOtherSeedsDiffer) {
 }
 
 TEST(TableWalk, BadParametersAreRefused) {
-    for (const auto& [keys, steps, word] : std::vector<std::tuple<int, int, std::string>>{
-             {1, 10, "keys"}, {53, 10, "keys"}, {0, 10, "keys"}, {-3, 10, "keys"},
-             {8, 0, "steps"}, {8, 1000, "steps"}, {8, -1, "steps"}}) {
+    for (const auto& [keys, steps, word] :
+         std::vector<std::tuple<int, int, std::string>>{{1, 10, "keys"},
+                                                        {53, 10, "keys"},
+                                                        {0, 10, "keys"},
+                                                        {-3, 10, "keys"},
+                                                        {8, 0, "steps"},
+                                                        {8, 1000, "steps"},
+                                                        {8, -1, "steps"}}) {
         try {
             make_table_walk({keys, steps}, 1);
             ADD_FAILURE() << "K=" << keys << " N=" << steps << " accepted";
         } catch (const Error& e) {
             const std::string m = e.what();
             EXPECT_NE(m.find(word), std::string::npos) << m;
-            EXPECT_NE(m.find(std::to_string(word == "keys" ? keys : steps)), std::string::npos) << m;
+            EXPECT_NE(m.find(std::to_string(word == "keys" ? keys : steps)), std::string::npos)
+                << m;
         }
     }
     EXPECT_NO_THROW(make_table_walk({2, 1}, 0));
@@ -193,24 +201,24 @@ TEST(TableWalk, BadParametersAreRefused) {
 TEST(TableWalk, MalformedQuestionsAreRefused) {
     for (const char* q : {
              "",
-             "Start at c. Take 5 steps.",                        // no table
-             "Start at c. Take 5 steps.\n",                      // empty table
-             "Start at c. Take 05 steps.\na>b1 b>a2 c>a3",       // leading zero
-             "Start at c. Take 1000 steps.\na>b1 b>a2 c>a3",     // N too large
-             "Start at c. Take 0 steps.\na>b1 b>a2 c>a3",        // N too small
-             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3 ",       // trailing space
-             "Start at c. Take 5 steps.\na>b1  b>a2 c>a3",       // double space
-             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3\n",      // trailing newline
-             "Start at c. Take 5 steps.\na>b1 a>c2 c>a3",        // a listed twice
-             "Start at c. Take 5 steps.\na>b1 b>d2 c>a3",        // d is not among 3 keys
-             "Start at e. Take 5 steps.\na>b1 b>c2 c>a3",        // start outside the table
-             "Start at c. Take 5 steps.\na>b1 b-c2 c>a3",        // not x>yd
-             "Start at c. Take 5 steps.\na>bx b>c2 c>a3",        // digit missing
-             "Start at 1. Take 5 steps.\na>b1 b>c2 c>a3",        // start not a key
-             "Start at c. Take 5 steps.\na>b",                   // cut short
-             "Start at c. Take 5 steps.\na>b1",                  // one key
-             "Start at a. Take 5 steps.\na>a1 b>b2",             // two cycles
-             "Start at a. Take 5 steps.\na>b1 b>b2 c>a3",        // not a permutation
+             "Start at c. Take 5 steps.",                     // no table
+             "Start at c. Take 5 steps.\n",                   // empty table
+             "Start at c. Take 05 steps.\na>b1 b>a2 c>a3",    // leading zero
+             "Start at c. Take 1000 steps.\na>b1 b>a2 c>a3",  // N too large
+             "Start at c. Take 0 steps.\na>b1 b>a2 c>a3",     // N too small
+             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3 ",    // trailing space
+             "Start at c. Take 5 steps.\na>b1  b>a2 c>a3",    // double space
+             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3\n",   // trailing newline
+             "Start at c. Take 5 steps.\na>b1 a>c2 c>a3",     // a listed twice
+             "Start at c. Take 5 steps.\na>b1 b>d2 c>a3",     // d is not among 3 keys
+             "Start at e. Take 5 steps.\na>b1 b>c2 c>a3",     // start outside the table
+             "Start at c. Take 5 steps.\na>b1 b-c2 c>a3",     // not x>yd
+             "Start at c. Take 5 steps.\na>bx b>c2 c>a3",     // digit missing
+             "Start at 1. Take 5 steps.\na>b1 b>c2 c>a3",     // start not a key
+             "Start at c. Take 5 steps.\na>b",                // cut short
+             "Start at c. Take 5 steps.\na>b1",               // one key
+             "Start at a. Take 5 steps.\na>a1 b>b2",          // two cycles
+             "Start at a. Take 5 steps.\na>b1 b>b2 c>a3",     // not a permutation
          }) {
         EXPECT_THROW(solve_table_walk(q), Error) << q;
     }
@@ -276,8 +284,9 @@ TEST(TestbedTasks, GeneratedTasksAreRegistered) {
             const Problem& row = problems[static_cast<size_t>(i)];
             EXPECT_EQ(p.question, row.question);
             EXPECT_EQ(p.answer, row.answer);
-            EXPECT_EQ(p.question,
-                      make_table_walk({kn.first, kn.second}, generated_problem_seed(name, i)).question);
+            EXPECT_EQ(
+                p.question,
+                make_table_walk({kn.first, kn.second}, generated_problem_seed(name, i)).question);
             const ParsedTable t = parse_for_test(p.question);
             EXPECT_EQ(static_cast<int>(t.entries.size()), kn.first);
             EXPECT_EQ(t.steps, kn.second);
