@@ -133,7 +133,7 @@ def read_gguf_tensors(path):
     return out
 
 
-def generate(vase, model, out_npy, n=24):
+def generate(vase, model, out_npy, n=16):
     r = run([vase, "generate", "-m", model, "--chat", "Start at c. Take 5 steps.\na>d4 c>b7 b>a0 d>c9",
              "--temp", "0", "-n", str(n), "--ignore-eos", "--json", "--dump-logits", out_npy,
              "-t", "1"])
