@@ -6,12 +6,16 @@ go through tools/testbed/gen.py check, which re-derives answer and solution
 from the question text with its own solver; every `prompt` field must equal
 gen.py render-prompt of the question byte for byte. Then gen.py's own samples
 go through `vase testbed solve`, which must reproduce their answers and
-solutions. Bad options must fail with a message naming the option.
+solutions. Bad options must fail with a message naming the option. Last, `vase
+run` on a testbed problem with a random model: the problem shown, the token
+counts and the 4x budget, both chains of thought checked step by step.
 
 usage: testbed_format_test.py VASE GEN_PY
 """
 
 import json
+import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -100,6 +104,42 @@ def main():
             expect_ok=False)
     if not 1 <= r.returncode <= 127 or "line 1" not in r.stderr:
         failures.append(f"testbed solve of a bad question: exit {r.returncode}, {r.stderr!r}")
+
+    # vase run on a testbed problem: a random model with the testbed tokenizer (its text is
+    # noise; the flow, the budget and the step check are what is tested).
+    tok_dir = os.path.dirname(os.path.abspath(gen_py))
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, "m")
+        run([vase, "make-model", "--shape", "tiny", "--vocab", "272", "--tokenizer", tok_dir,
+             "--dtype", "f32", "--out", model])
+        r = run([vase, "run", "--model", model, "--task", "testbed-short", "--problem", "3",
+                 "-t", "1"])
+        want = json.loads(run([vase, "testbed", "gen", "--task", "testbed-short", "--first", "3",
+                               "--count", "1"]).stdout)
+        out = r.stdout
+        if f"problem  testbed-short #3 (answer {want['answer']})\n{want['question']}\n" not in out:
+            failures.append(f"vase run: problem 3 of testbed-short not shown:\n{out[:400]}")
+        m = re.search(r"prompt (\d+) \+ solution (\d+) tokens, up to (\d+) new; vase keeps (\d+) "
+                      r"slots per head \(window (\d+)\)", out)
+        if not m:
+            failures.append(f"vase run: no budget line:\n{out}")
+        else:
+            prompt, solution, new, budget, window = map(int, m.groups())
+            # One token per byte: the prompt and the assistant turn as gen.py writes them.
+            specials = len("<|im_start|>") * 2 + len("<|im_end|>")
+            turn = "\n" + want["solution"] + "\n\n\\boxed{" + want["answer"] + "}"
+            if prompt != len(want["prompt"].encode()) - specials + 3 or \
+                    solution != len(turn) + 3:  # + <think>, </think>, <|im_end|>
+                failures.append(f"vase run: token counts {prompt}, {solution}")
+            if budget % 16 or abs(budget - (prompt + solution) / 4) > 8 or not window < budget \
+                    or budget % window or new < solution:
+                failures.append(f"vase run: budget {budget}, window {window}, -n {new}")
+        if out.count("steps: ") != 2 or "== full cache ==" not in out or "== vase ==" not in out:
+            failures.append(f"vase run: missing step checks or sections:\n{out}")
+        r = run([vase, "run", "--model", model, "--task", "testbed", "--problem", "1000"],
+                expect_ok=False)
+        if not 1 <= r.returncode <= 127 or "0..999" not in r.stderr:
+            failures.append(f"vase run --problem 1000: exit {r.returncode}, {r.stderr!r}")
 
     if failures:
         print("\n".join("FAIL: " + f for f in failures))
