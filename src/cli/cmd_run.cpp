@@ -14,9 +14,11 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,6 +47,7 @@ struct RunArgs {
     int64_t max_tokens = 0;  // 0: the reference solution + 1/8 (testbed), else 768
     int64_t window = 0;      // 0: 32, or 16 where the testbed budget is not a multiple of 32
     uint64_t seed = 0;
+    float temperature = std::numeric_limits<float>::quiet_NaN();  // NaN: the model's
     int threads = 0;
     std::string task;  // "": testbed when the tree has the testbed model, else math
     int64_t problem = 0;
@@ -117,13 +120,13 @@ std::string join_lines(const std::vector<std::string>& lines) {
 }
 
 void run(RunArgs& a) {
-    const std::string model = a.model.empty() ? default_model() : a.model;
     const std::string task =
         !a.task.empty() ? a.task
                         : (std::filesystem::exists(testbed_model_dir() + "/config.json") ? "testbed"
                                                                                          : "math");
     const TaskSpec& spec = find_task(task);
     if (a.window < 0) fail("run: --kv-window must be positive (got {})", a.window);
+    if (a.temperature < 0) fail("run: --temp must be 0 (greedy) or more (got {})", a.temperature);
     if (a.max_tokens < 0) fail("run: -n must be positive (got {})", a.max_tokens);
     if (!spec.generated()) {
         if (a.max_tokens == 0) a.max_tokens = 768;
@@ -132,9 +135,6 @@ void run(RunArgs& a) {
             fail("run: -n must be at least 4 x --kv-window ({})", 4 * a.window);
         }
     }
-    const int threads =
-        a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-
     // The problem: a generated one with its reference solution, or a line of a task file.
     Problem problem;
     std::optional<TableWalkProblem> reference;
@@ -155,6 +155,9 @@ void run(RunArgs& a) {
         problem = problems[static_cast<size_t>(a.problem)];
     }
 
+    const std::string model = a.model.empty() ? default_model() : a.model;
+    const int threads =
+        a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     Engine engine(model, threads);
     const std::string prompt_text =
         render_chat({ChatMessage{"user", paper_prompt(problem.question), std::nullopt, {}}});
@@ -206,6 +209,7 @@ void run(RunArgs& a) {
         o.max_new_tokens = a.max_tokens;
         o.sampling = engine.default_sampling();
         o.sampling.seed = a.seed;
+        if (!std::isnan(a.temperature)) o.sampling.temperature = a.temperature;
         o.kv.policy = policy;
         o.kv.budget = budget;
         o.kv.window = a.window;
@@ -232,9 +236,13 @@ void run(RunArgs& a) {
             if (check.first_deviation() == 0) {
                 std::printf("steps: all %d right\n", check.steps);
             } else {
-                std::printf("steps: %d/%d right, first deviation at step %d (expected \"%s\")\n",
-                            check.correct_steps, check.steps, check.first_deviation(),
-                            reference->solution[static_cast<size_t>(check.correct_steps)].c_str());
+                const std::string got = check.deviating_line.empty()
+                                            ? std::string("the thinking ends")
+                                            : "\"" + abridge(check.deviating_line, 40) + "\"";
+                std::printf(
+                    "steps: %d/%d right, first deviation at step %d: %s, expected \"%s\"\n",
+                    check.correct_steps, check.steps, check.first_deviation(), got.c_str(),
+                    reference->solution[static_cast<size_t>(check.correct_steps)].c_str());
             }
         } else {
             std::printf("thinking (abridged):\n    %s\n", abridge(split.reasoning, 240).c_str());
@@ -277,6 +285,8 @@ void register_run(CLI::App& app) {
                     "eval` runs with this index)")
         ->capture_default_str();
     cmd->add_option("--seed", a->seed, "Seed of sampling and eviction")->capture_default_str();
+    cmd->add_option("--temp", a->temperature,
+                    "Sampling temperature (0 = greedy; default: the model's)");
     cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
     cmd->callback([a] { run(*a); });
 }

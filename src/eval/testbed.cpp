@@ -225,14 +225,19 @@ TableWalkCheck check_table_walk(const TableWalkProblem& reference, std::string_v
     skip_space();
     if (thinking.substr(0, 7) == "<think>") thinking.remove_prefix(7);
     skip_space();
+    bool ended = false;
     for (const std::string& expected : reference.solution) {
+        if (ended) break;
         const size_t nl = thinking.find('\n');
         std::string_view line = thinking.substr(0, nl);
         if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        if (line != expected) break;
+        if (line != expected) {
+            check.deviating_line = std::string(line);
+            break;
+        }
         ++check.correct_steps;
-        if (nl == std::string_view::npos) break;
-        thinking.remove_prefix(nl + 1);
+        ended = nl == std::string_view::npos;
+        thinking.remove_prefix(ended ? thinking.size() : nl + 1);
     }
     return check;
 }

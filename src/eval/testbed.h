@@ -52,6 +52,8 @@ struct TableWalkCheck {
     // 1-based step of the first line that differs from the reference or is
     // missing; 0 when all N steps are right.
     int first_deviation() const { return correct_steps == steps ? 0 : correct_steps + 1; }
+    // The model's line at the first deviation; empty if its text ended there.
+    std::string deviating_line;
 };
 
 // Compares `thinking` (with or without its "<think>" tag and surrounding

@@ -237,6 +237,9 @@ TEST(TableWalk, CheckerCountsLeadingCorrectSteps) {
     const std::string wrong3 = "1:c>b7=7\n2:b>a0=7\n3:a>d4=2\n4:d>c9=0\n5:c>b7=7\n";
     EXPECT_EQ(check_table_walk(p, wrong3).correct_steps, 2);
     EXPECT_EQ(check_table_walk(p, wrong3).first_deviation(), 3);
+    EXPECT_EQ(check_table_walk(p, wrong3).deviating_line, "3:a>d4=2");
+    EXPECT_EQ(check_table_walk(p, all).deviating_line, "");
+    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\n2:b>a0=7").deviating_line, "");
     // A wrong next key at step 1.
     EXPECT_EQ(check_table_walk(p, "1:c>a7=7\n2:b>a0=7\n").correct_steps, 0);
     EXPECT_EQ(check_table_walk(p, "1:c>a7=7\n2:b>a0=7\n").first_deviation(), 1);
