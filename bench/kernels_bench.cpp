@@ -133,7 +133,8 @@ void BM_prefill_matmul(benchmark::State& state) {
     }
     state.counters["GFLOP/s"] = benchmark::Counter(2e-9 * rows * cols * batch,
                                                    benchmark::Counter::kIsIterationInvariantRate);
-    const bool bf16_x = type == DType::BF16 && batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
+    const bool bf16_x = (type == DType::BF16 || type == DType::Q8_0) &&
+                        batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
     state.SetLabel(std::string(dtype_name(type)) + (bf16_x ? " bf16-x" : " f32-x") + " " +
                    simd_target_name());
     enable_bf16_gemm(true);
@@ -146,6 +147,7 @@ void prefill_args(benchmark::internal::Benchmark* b) {
         b->Args({static_cast<int64_t>(DType::BF16), rows, cols, 512, 1});
         b->Args({static_cast<int64_t>(DType::BF16), rows, cols, 512, 0});
         b->Args({static_cast<int64_t>(DType::F16), rows, cols, 512, 0});
+        b->Args({static_cast<int64_t>(DType::Q8_0), rows, cols, 512, 1});
         b->Args({static_cast<int64_t>(DType::Q8_0), rows, cols, 512, 0});
     }
     // Small batches (several sequences decoding): where the bf16 path starts.

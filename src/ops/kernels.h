@@ -28,13 +28,14 @@ void quantize_row(DType type, const float* x, int64_t n, void* out);
 // accumulation. Rows are split across the pool's threads; the weights are
 // streamed once per 16 batch rows.
 //
-// Exception, for speed: BF16 weights with n_batch >= kBf16GemmMinBatch on a
-// CPU with AVX-512 BF16 (and the AVX-512 target in use) round x to bf16
-// (nearest even) and multiply with the bf16 dot-product instruction, twice
-// the f32 rate (prefill). Each product then carries up to 2^-9 relative
-// error from x's rounding; accumulation stays f32. Decode (n_batch == 1) and
-// small batches keep f32 activations. scalar::matmul_bf16_activations is the
-// twin of that path.
+// Exception, for speed: BF16 and Q8_0 weights with n_batch >=
+// kBf16GemmMinBatch on a CPU with AVX-512 BF16 (and the AVX-512 target in
+// use) round x to bf16 (nearest even) and multiply with the bf16
+// dot-product instruction (Q8_0 values are exact in bf16; the block scale is
+// applied in f32), twice the f32 rate (prefill). Each product then carries
+// up to 2^-8 relative error from x's rounding; accumulation stays f32.
+// Decode (n_batch == 1), small batches and F32/F16 weights keep f32
+// activations. scalar::matmul_bf16_activations is the twin of that path.
 void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
             const float* x, int64_t n_batch, float* y);
 inline constexpr int64_t kBf16GemmMinBatch = 8;
@@ -89,10 +90,9 @@ void dequantize_row(DType type, const void* row, int64_t n, float* out);
 void quantize_row(DType type, const float* x, int64_t n, void* out);
 void matmul(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_batch,
             float* y);
-// matmul of BF16 weights with x rounded to bf16 first (the batched AVX-512
-// BF16 path).
-void matmul_bf16_activations(const void* w, int64_t rows, int64_t cols, const float* x,
-                             int64_t n_batch, float* y);
+// matmul with x rounded to bf16 first (the batched AVX-512 BF16 path).
+void matmul_bf16_activations(DType wtype, const void* w, int64_t rows, int64_t cols,
+                             const float* x, int64_t n_batch, float* y);
 void rmsnorm(const float* x, const float* weight, int64_t n, float eps, float* out);
 void rope(float* x, int64_t n_heads, int64_t head_dim, int64_t position, const float* inv_freq);
 void silu_mul(const float* gate, const float* up, int64_t n, float* out);

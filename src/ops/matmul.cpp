@@ -397,8 +397,9 @@ void matmul(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t 
             const float* x, int64_t n_batch, float* y) {
     assert(wtype != DType::Q8_0 || cols % kQ8BlockSize == 0);
     if (rows <= 0 || n_batch <= 0) return;
-    if (wtype == DType::BF16 && n_batch >= kBf16GemmMinBatch && bf16_gemm_enabled()) {
-        matmul_bf16_gemm(pool, w, rows, cols, x, n_batch, y);
+    if ((wtype == DType::BF16 || wtype == DType::Q8_0) && n_batch >= kBf16GemmMinBatch &&
+        bf16_gemm_enabled()) {
+        matmul_bf16_gemm(pool, wtype, w, rows, cols, x, n_batch, y);
         return;
     }
     auto* worker = &HWY_DYNAMIC_DISPATCH(matmul_worker);

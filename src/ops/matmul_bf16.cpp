@@ -1,4 +1,4 @@
-// Batched matmul with BF16 weights on CPUs with AVX-512 BF16 (Zen 4/5,
+// Batched matmul with BF16 or Q8_0 weights on CPUs with AVX-512 BF16 (Zen 4/5,
 // Sapphire Rapids): the activations are rounded to bf16 once per call and
 // every multiply-add goes through vdpbf16ps, which does two bf16 products
 // per f32 lane, twice the f32 FMA rate. Highway 1.0.3 has no target for this
@@ -14,6 +14,11 @@
 // and reduces them at the end. Threads claim chunks of weight rows; within a
 // chunk, activation rows are taken in panels small enough to stay in L2
 // while the chunk's rows pass over them.
+//
+// Q8_0: a tile's rows are unpacked to bf16 first (int8 values are exact in
+// bf16), one 32-column step is one block, and each block's dot product is
+// added times its scale (one more FMA per step: ~1.5x the BF16 cost, still
+// ~1.4x faster than the f32 path with its per-weight int8 -> f32 widening).
 // GCC 12's AVX-512 headers initialise _mm512_undefined_* from themselves,
 // which -Wuninitialized reports in every intrinsic that uses one.
 #pragma GCC diagnostic push
@@ -24,6 +29,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -74,32 +80,21 @@ VASE_AVX512_BF16 inline void step(__m512 (&acc)[R][NB], const __m512i (&wv)[R], 
     }
 }
 
-// y[b * y_stride + r] = dot(w row r, x row b) for r < R, b < NB.
-// w: R rows of `cols` bf16, w_stride elements apart; x: NB rows of bf16, ld apart.
+// A tile's weights: R rows of `cols` bf16 values, `stride` elements apart;
+// for Q8_0 (unpacked to bf16 by unpack_q8) also the f32 scale of each 32-column
+// block, scale_stride floats apart per row.
+struct WTile {
+    const uint16_t* w;
+    int64_t stride;
+    int64_t cols;
+    const float* scales = nullptr;
+    int64_t scale_stride = 0;
+};
+
+// y[b * y_stride + r] (+)= sum of acc[r][b]'s lanes.
 template <int R, int NB>
-VASE_AVX512_BF16 inline void tile(const uint16_t* w, int64_t w_stride, int64_t cols,
-                                  const uint16_t* x, int64_t ld, float* y, int64_t y_stride,
-                                  bool accumulate) {
-    __m512 acc[R][NB];
-#pragma GCC unroll 8
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 8
-        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_ps();
-    const int64_t whole = cols / kColStep * kColStep;
-    int64_t c = 0;
-    for (; c < whole; c += kColStep) {
-        __m512i wv[R];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(w + r * w_stride + c);
-        step<R, NB>(acc, wv, x, ld, c);
-    }
-    if (c < cols) {  // last partial step: the weights masked (x is zero padded)
-        const __mmask32 m = _cvtu32_mask32((uint32_t{1} << (cols - c)) - 1u);
-        __m512i wv[R];
-#pragma GCC unroll 8
-        for (int r = 0; r < R; ++r) wv[r] = _mm512_maskz_loadu_epi16(m, w + r * w_stride + c);
-        step<R, NB>(acc, wv, x, ld, c);
-    }
+VASE_AVX512_BF16 inline void store(const __m512 (&acc)[R][NB], float* y, int64_t y_stride,
+                                   bool accumulate) {
     if constexpr (R == 4) {
 #pragma GCC unroll 8
         for (int b = 0; b < NB; ++b) {
@@ -117,13 +112,80 @@ VASE_AVX512_BF16 inline void tile(const uint16_t* w, int64_t w_stride, int64_t c
     }
 }
 
+// y[b * y_stride + r] (+)= dot(w row r, x row b) for r < R, b < NB.
+// x: NB rows of bf16, ld apart.
+template <int R, int NB>
+VASE_AVX512_BF16 inline void tile(const WTile& t, const uint16_t* x, int64_t ld, float* y,
+                                  int64_t y_stride, bool accumulate) {
+    __m512 acc[R][NB];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_ps();
+    const int64_t whole = t.cols / kColStep * kColStep;
+    int64_t c = 0;
+    for (; c < whole; c += kColStep) {
+        __m512i wv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(t.w + r * t.stride + c);
+        step<R, NB>(acc, wv, x, ld, c);
+    }
+    if (c < t.cols) {  // last partial step: the weights masked (x is zero padded)
+        const __mmask32 m = _cvtu32_mask32((uint32_t{1} << (t.cols - c)) - 1u);
+        __m512i wv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) wv[r] = _mm512_maskz_loadu_epi16(m, t.w + r * t.stride + c);
+        step<R, NB>(acc, wv, x, ld, c);
+    }
+    store<R, NB>(acc, y, y_stride, accumulate);
+}
+
+// The same for Q8_0 weights: a 32-column step is one block, its products
+// summed apart and added times the block's scale.
+template <int R, int NB>
+VASE_AVX512_BF16 inline void tile_q8(const WTile& t, const uint16_t* x, int64_t ld, float* y,
+                                     int64_t y_stride, bool accumulate) {
+    __m512 acc[R][NB];
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) acc[r][b] = _mm512_setzero_ps();
+    for (int64_t k = 0; k * kColStep < t.cols; ++k) {
+        const int64_t c = k * kColStep;
+        __m512i wv[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) wv[r] = _mm512_loadu_si512(t.w + r * t.stride + c);
+#pragma GCC unroll 8
+        for (int b = 0; b < NB; ++b) {
+            const __m512bh xv = (__m512bh)_mm512_loadu_si512(x + b * ld + c);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                const __m512 dot = _mm512_dpbf16_ps(_mm512_setzero_ps(), (__m512bh)wv[r], xv);
+                const __m512 scale = _mm512_set1_ps(t.scales[r * t.scale_stride + k]);
+                acc[r][b] = _mm512_fmadd_ps(dot, scale, acc[r][b]);
+            }
+        }
+    }
+    store<R, NB>(acc, y, y_stride, accumulate);
+}
+
+template <bool Q8, int R, int NB>
+VASE_AVX512_BF16 inline void any_tile(const WTile& t, const uint16_t* x, int64_t ld, float* y,
+                                      int64_t y_stride, bool accumulate) {
+    if constexpr (Q8) {
+        tile_q8<R, NB>(t, x, ld, y, y_stride, accumulate);
+    } else {
+        tile<R, NB>(t, x, ld, y, y_stride, accumulate);
+    }
+}
+
 // R weight rows against activation rows [b0, b1).
-template <int R>
-VASE_AVX512_BF16 void row_tile(const uint16_t* w, int64_t w_stride, int64_t cols, Bf16Rows x,
-                               int64_t b0, int64_t b1, float* y, int64_t rows, bool accumulate) {
+template <bool Q8, int R>
+VASE_AVX512_BF16 void row_tile(const WTile& t, Bf16Rows x, int64_t b0, int64_t b1, float* y,
+                               int64_t rows, bool accumulate) {
     int64_t b = b0;
     for (; b + kTileB <= b1; b += kTileB) {
-        tile<R, kTileB>(w, w_stride, cols, x.data + b * x.ld, x.ld, y + b * rows, rows, accumulate);
+        any_tile<Q8, R, kTileB>(t, x.data + b * x.ld, x.ld, y + b * rows, rows, accumulate);
     }
     const uint16_t* xb = x.data + b * x.ld;
     float* yb = y + b * rows;
@@ -131,28 +193,52 @@ VASE_AVX512_BF16 void row_tile(const uint16_t* w, int64_t w_stride, int64_t cols
         case 0:
             break;
         case 1:
-            tile<R, 1>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            any_tile<Q8, R, 1>(t, xb, x.ld, yb, rows, accumulate);
             break;
         case 2:
-            tile<R, 2>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            any_tile<Q8, R, 2>(t, xb, x.ld, yb, rows, accumulate);
             break;
         case 3:
-            tile<R, 3>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            any_tile<Q8, R, 3>(t, xb, x.ld, yb, rows, accumulate);
             break;
         case 4:
-            tile<R, 4>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            any_tile<Q8, R, 4>(t, xb, x.ld, yb, rows, accumulate);
             break;
         default:
-            tile<R, 5>(w, w_stride, cols, xb, x.ld, yb, rows, accumulate);
+            any_tile<Q8, R, 5>(t, xb, x.ld, yb, rows, accumulate);
             break;
+    }
+}
+
+// Q8_0 rows [r, r + n_rows), blocks [k0, k0 + n_blocks) as bf16 values
+// (exact: |q| <= 127) in wq ([n_rows, kColBlock]) and f32 scales in
+// scales ([n_rows, kColBlock / 32]).
+VASE_AVX512_BF16 void unpack_q8(const uint8_t* w, uint64_t w_stride, int64_t n_rows, int64_t k0,
+                                int64_t n_blocks, uint16_t* wq, float* scales) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w + r * w_stride) + k0;
+        for (int64_t k = 0; k < n_blocks; ++k) {
+            scales[r * (kColBlock / kColStep) + k] = f16_to_f32(blocks[k].scale);
+            const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[k].q));
+            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[k].q + 16));
+            const __m512 flo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
+            const __m512 fhi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
+            _mm512_storeu_si512(wq + r * kColBlock + k * kColStep,
+                                (__m512i)_mm512_cvtne2ps_pbh(fhi, flo));
+        }
     }
 }
 
 // Weight rows [r0, r1) against every activation row, panel by panel, and
 // within a panel in blocks of kColBlock columns (so that a tile's weight rows
 // stay in L1 however long the rows are); blocks after the first add to y.
-VASE_AVX512_BF16 void gemm_rows(const uint16_t* w, int64_t rows, int64_t cols, Bf16Rows x,
+// Q8_0 rows are unpacked to bf16 a tile at a time.
+template <bool Q8>
+VASE_AVX512_BF16 void gemm_rows(const uint8_t* w, int64_t rows, int64_t cols, Bf16Rows x,
                                 int64_t n_batch, float* y, int64_t r0, int64_t r1) {
+    const uint64_t w_stride = dtype_row_bytes(Q8 ? DType::Q8_0 : DType::BF16, cols);
+    alignas(64) uint16_t wq[Q8 ? kTileR * kColBlock : 1];
+    float scales[Q8 ? kTileR * kColBlock / kColStep : 1];
     const int64_t panel =
         std::max<int64_t>(kTileB, kPanelBytes / (2 * std::min(x.ld, kColBlock)) / kTileB * kTileB);
     for (int64_t p0 = 0; p0 < n_batch; p0 += panel) {
@@ -160,12 +246,21 @@ VASE_AVX512_BF16 void gemm_rows(const uint16_t* w, int64_t rows, int64_t cols, B
         for (int64_t k0 = 0; k0 == 0 || k0 < cols; k0 += kColBlock) {
             const int64_t kc = std::min(kColBlock, cols - k0);
             const Bf16Rows xk{x.data + k0, x.ld};
+            const bool acc = k0 > 0;
+            auto rows_at = [&](int64_t r, int64_t n_rows) {
+                const uint8_t* wr = w + r * w_stride;
+                if constexpr (Q8) {
+                    unpack_q8(wr, w_stride, n_rows, k0 / kColStep, kc / kColStep, wq, scales);
+                    return WTile{wq, kColBlock, kc, scales, kColBlock / kColStep};
+                } else {
+                    return WTile{reinterpret_cast<const uint16_t*>(wr) + k0, cols, kc};
+                }
+            };
             int64_t r = r0;
             for (; r + kTileR <= r1; r += kTileR) {
-                row_tile<kTileR>(w + r * cols + k0, cols, kc, xk, p0, p1, y + r, rows, k0 > 0);
+                row_tile<Q8, kTileR>(rows_at(r, kTileR), xk, p0, p1, y + r, rows, acc);
             }
-            for (; r < r1; ++r)
-                row_tile<1>(w + r * cols + k0, cols, kc, xk, p0, p1, y + r, rows, k0 > 0);
+            for (; r < r1; ++r) row_tile<Q8, 1>(rows_at(r, 1), xk, p0, p1, y + r, rows, acc);
         }
     }
 }
@@ -215,15 +310,23 @@ bool cpu_has_avx512_bf16() {
     return has;
 }
 
-void matmul_bf16_gemm(ThreadPool& pool, const void* w, int64_t rows, int64_t cols, const float* x,
-                      int64_t n_batch, float* y) {
+void matmul_bf16_gemm(ThreadPool& pool, DType wtype, const void* w, int64_t rows, int64_t cols,
+                      const float* x, int64_t n_batch, float* y) {
+    assert(wtype == DType::BF16 || wtype == DType::Q8_0);
     const int64_t ld = std::max<int64_t>(kColStep, (cols + kColStep - 1) / kColStep * kColStep);
-    Bf16Rows xb{scratch(std::max<int64_t>(1, n_batch * ld)), ld};
-    const auto* wb = static_cast<const uint16_t*>(w);
-    uint16_t* xdata = const_cast<uint16_t*>(xb.data);
+    uint16_t* xdata = scratch(std::max<int64_t>(1, n_batch * ld));
+    const Bf16Rows xb{xdata, ld};
+    const auto* wb = static_cast<const uint8_t*>(w);
+    auto gemm = [&](int64_t r0, int64_t r1) {
+        if (wtype == DType::Q8_0) {
+            gemm_rows<true>(wb, rows, cols, xb, n_batch, y, r0, r1);
+        } else {
+            gemm_rows<false>(wb, rows, cols, xb, n_batch, y, r0, r1);
+        }
+    };
     if (pool.size() == 1 || rows * cols * n_batch < (int64_t{1} << 16)) {
         to_bf16_rows(x, cols, 0, n_batch, xdata, ld);
-        gemm_rows(wb, rows, cols, xb, n_batch, y, 0, rows);
+        gemm(0, rows);
         return;
     }
     pool.parallel_for(n_batch, 1,
@@ -239,18 +342,18 @@ void matmul_bf16_gemm(ThreadPool& pool, const void* w, int64_t rows, int64_t col
     pool.run([&](int, int) {
         for (int64_t c; (c = next.fetch_add(1, std::memory_order_relaxed)) < n_chunks;) {
             const int64_t r0 = c * chunk;
-            gemm_rows(wb, rows, cols, xb, n_batch, y, r0, std::min(rows, r0 + chunk));
+            gemm(r0, std::min(rows, r0 + chunk));
         }
     });
 }
 
 namespace scalar {
 
-void matmul_bf16_activations(const void* w, int64_t rows, int64_t cols, const float* x,
+void matmul_bf16_activations(DType wtype, const void* w, int64_t rows, int64_t cols, const float* x,
                              int64_t n_batch, float* y) {
     std::vector<float> xr(static_cast<size_t>(n_batch * cols));
     for (size_t i = 0; i < xr.size(); ++i) xr[i] = bf16_to_f32(f32_to_bf16(x[i]));
-    scalar::matmul(DType::BF16, w, rows, cols, xr.data(), n_batch, y);
+    scalar::matmul(wtype, w, rows, cols, xr.data(), n_batch, y);
 }
 
 }  // namespace scalar

@@ -66,11 +66,13 @@ void check_matmul(Rng& rng, ThreadPool& pool, DType type, int64_t rows, int64_t 
     ASSERT_TRUE(y.guards_intact(fill));
     // The activations the kernel really multiplies: bf16-rounded on the
     // batched BF16 path.
-    const bool bf16_x = type == DType::BF16 && n_batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
+    const bool bf16_x = (type == DType::BF16 || type == DType::Q8_0) &&
+                        n_batch >= kBf16GemmMinBatch && bf16_gemm_enabled();
     std::vector<float> xr(x.data(), x.data() + x.size());
     if (bf16_x) {
         for (float& v : xr) v = bf16_to_f32(f32_to_bf16(v));
-        scalar::matmul_bf16_activations(w.data.data(), rows, cols, x.data(), n_batch, twin.data());
+        scalar::matmul_bf16_activations(type, w.data.data(), rows, cols, x.data(), n_batch,
+                                        twin.data());
     } else {
         scalar::matmul(type, w.data.data(), rows, cols, x.data(), n_batch, twin.data());
     }
@@ -183,12 +185,34 @@ TEST_P(Matmul, Bf16BatchedColumnTailsBatchesAndThreads) {
     }
 }
 
+TEST_P(Matmul, Q8BatchedBlockCountsBatchesAndThreads) {
+    // Q8_0 takes the same path, unpacking a tile's blocks to bf16.
+    Rng rng(18);
+    ThreadPool pool(1);
+    for (int64_t cols : {32, 64, 96, 1024, 1056, 2080}) {
+        for (int64_t batch = 2; batch <= 33; ++batch) {
+            check_matmul(rng, pool, DType::Q8_0, batch % 2 == 0 ? 5 : 9, cols, batch);
+            if (HasFatalFailure()) return;
+        }
+    }
+    for (int threads : {2, 3}) {
+        ThreadPool threaded(threads);
+        for (int64_t batch : {8, 13, 33}) {
+            check_matmul(rng, threaded, DType::Q8_0, 103, 544, batch);
+            if (HasFatalFailure()) return;
+        }
+    }
+}
+
 TEST_P(Matmul, Bf16BatchedSeveralActivationPanels) {
-    // Long rows: the activation rows are taken in panels of ~192 KB of bf16.
+    // Long rows: the activation rows are taken in panels of ~192 KB of bf16
+    // and the columns in blocks of 1024.
     Rng rng(16);
     ThreadPool pool(2);
-    check_matmul(rng, pool, DType::BF16, 50, 3072, 70);
-    check_matmul(rng, pool, DType::BF16, 7, 1024, 200);
+    for (DType type : {DType::BF16, DType::Q8_0}) {
+        check_matmul(rng, pool, type, 50, 3072, 70);
+        check_matmul(rng, pool, type, 7, 1024, 200);
+    }
 }
 
 TEST_P(Matmul, Bf16BatchedSwitchedOffKeepsF32Activations) {
