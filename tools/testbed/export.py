@@ -88,7 +88,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "models", "testbed"))
     ap.add_argument("--dtype", choices=["F32", "BF16"], default="F32")
     args = ap.parse_args()
-    st = torch.load(args.ckpt)
+    st = torch.load(args.ckpt, map_location="cpu")
     export(st["model"], st.get("config", CONFIG), args.out, args.dtype)
     print(f"{args.out}: step {st['step']}, {st['tokens']} tokens, {st['trained_s']:.0f} s trained")
 

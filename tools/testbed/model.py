@@ -144,11 +144,11 @@ class Qwen3(nn.Module):
     def forward(self, ids, caches=None, start=0):
         """Logits [B, T, vocab] for ids [B, T] at positions start.. (caches: one dict per layer)."""
         B, T = ids.shape
-        cos, sin = self.rope(torch.arange(start, start + T))
+        cos, sin = self.rope(torch.arange(start, start + T, device=ids.device))
         mask = None
         if T > 1:
             S = start + T
-            mask = torch.full((T, S), float("-inf")).triu(start + 1)
+            mask = torch.full((T, S), float("-inf"), device=ids.device).triu(start + 1)
         x = self.embed_tokens(ids)
         for i, layer in enumerate(self.layers):
             x = layer(x, cos, sin, mask, None if caches is None else caches[i])
@@ -157,11 +157,11 @@ class Qwen3(nn.Module):
     @torch.no_grad()
     def greedy(self, prompts, max_new, stop=IM_END):
         """Greedy continuations of equal-length prompts [B, T] (token lists), with a KV cache."""
-        ids = torch.tensor(prompts)
+        ids = torch.tensor(prompts, device=self.inv_freq.device)
         caches = [dict() for _ in self.layers]
         logits = self.forward(ids, caches, 0)[:, -1]
         pos = ids.shape[1]
-        out, done = [], torch.zeros(len(prompts), dtype=torch.bool)
+        out, done = [], torch.zeros(len(prompts), dtype=torch.bool, device=ids.device)
         for _ in range(max_new):
             nxt = logits.argmax(-1)
             out.append(nxt)

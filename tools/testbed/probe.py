@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--count", type=int, default=6)
     args = ap.parse_args()
     torch.set_num_threads(1)
-    st = torch.load(args.ckpt)
+    st = torch.load(args.ckpt, map_location="cpu")
     m = Qwen3(st.get("config", CONFIG))
     m.load_state_dict(st["model"])
     m.eval()

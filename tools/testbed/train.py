@@ -28,10 +28,15 @@ from model import CONFIG, PAD, Qwen3, decode, encode  # noqa: E402
 DEFAULT_K, DEFAULT_N = 32, 64
 
 
-def sample_problem(rng, frac, p_default, n_cap=None):
-    """(K, N) for one training problem at training fraction frac (N <= n_cap if given)."""
-    if rng.random() < p_default:
+def sample_problem(rng, frac, p_default, n_cap=None, p_small=0.0):
+    """(K, N) for one training problem at training fraction frac (N <= n_cap if given);
+    with probability p_small a small single-pass problem (K <= 12, N <= K)."""
+    r = rng.random()
+    if r < p_default:
         return DEFAULT_K, DEFAULT_N
+    if r < p_default + p_small:
+        k = rng.randint(2, 12)
+        return k, rng.randint(1, k)
     k = rng.randint(2, 52) if rng.random() < 0.25 else rng.randint(2, 40)
     n_max = int(24 + (96 - 24) * min(1.0, frac / 0.3))
     return k, rng.randint(1, n_cap or n_max)
@@ -52,7 +57,7 @@ def make_batches(rng, frac, args, pool_tokens=4):
                     (args.p_default_max - args.p_default_min) * frac / 0.4)
     pool, total = [], 0
     while total < pool_tokens * args.batch_tokens:
-        k, n = sample_problem(rng, frac, p_default, args.n_cap)
+        k, n = sample_problem(rng, frac, p_default, args.n_cap, args.p_small)
         prompt, turn = example(rng, k, n)
         pool.append((prompt, turn, (k, n) == (DEFAULT_K, DEFAULT_N)))
         total += len(prompt) + len(turn) - 1
@@ -124,6 +129,8 @@ def main():
     ap.add_argument("--p-default-max", type=float, default=0.6)
     ap.add_argument("--n-cap", type=int, default=None,
                     help="cap on N of the mixed-in problems (instead of the growing 24..96)")
+    ap.add_argument("--p-small", type=float, default=0.0,
+                    help="share of small single-pass problems (K <= 12, N <= K)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--ckpt-min", type=float, default=3)
     ap.add_argument("--eval-min", type=float, default=10)
@@ -131,18 +138,19 @@ def main():
     ap.add_argument("--target", type=float, default=0.98,
                     help="stop when a 200-problem check reaches this exact-answer accuracy")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="torch device (cpu, cuda)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
     ckpt = os.path.join(args.run, "ckpt.pt")
     torch.manual_seed(args.seed)
-    model = Qwen3(CONFIG)
+    model = Qwen3(CONFIG).to(args.device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, betas=(0.9, 0.95),
                             weight_decay=0.01)
     step, tokens, trained_s, last_eval_s = 0, 0, 0.0, 0.0
     if os.path.exists(ckpt):
-        st = torch.load(ckpt)
+        st = torch.load(ckpt, map_location=args.device)
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step, tokens, trained_s = st["step"], st["tokens"], st["trained_s"]
@@ -181,7 +189,7 @@ def main():
         frac = trained_s / budget_s
         if not queue:
             queue = make_batches(rng, frac, args)
-        ids, tgt, is_def = queue.pop()
+        ids, tgt, is_def = (x.to(args.device) for x in queue.pop())
         lr = lr_at(args, trained_s)
         for g in opt.param_groups:
             g["lr"] = lr
