@@ -2,7 +2,7 @@
 """Checks that vase runs an exported testbed model as torch does: greedy tokens and logits of
 `vase generate --temp 0` against model.py's decoding, for a few fresh problems.
 
-    /usr/bin/python3 tools/testbed/compare_vase.py VASE_BINARY MODEL_DIR [--count 3] [-n 64]
+    /usr/bin/python3 tools/testbed/compare_vase.py VASE_BINARY MODEL_DIR|GGUF [--count 3] [-n 64]
 
 Exits 1 when a greedy token differs or the logits differ by more than --tol.
 """
@@ -56,7 +56,8 @@ def main():
     ap.add_argument("--tol", type=float, default=2e-2)
     ap.add_argument("--extra", default="--kv-type f32", help="more vase generate options")
     args = ap.parse_args()
-    m = load(args.model)
+    # A GGUF file is compared with the torch weights of the HF directory beside it.
+    m = load(args.model if os.path.isdir(args.model) else os.path.dirname(args.model))
     rng = random.Random(12345)
     ok = True
     for i in range(args.count):
