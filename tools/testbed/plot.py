@@ -28,6 +28,8 @@ def main():
     pts = [(int(r["tokens"]), float(r["loss"])) for r in rows if float(r["loss"]) > 0]
     if not pts:
         sys.exit(f"{run}/train.csv: no rows")
+    dpts = [(int(r["tokens"]), float(r["loss_default"])) for r in rows
+            if r["loss_default"] not in ("", "nan") and float(r["loss_default"]) > 0]
     # Smooth with a running mean over 5 logged points.
     sm = [(pts[i][0], sum(p[1] for p in pts[max(0, i - 4):i + 1]) / (i + 1 - max(0, i - 4)))
           for i in range(len(pts))]
@@ -68,6 +70,10 @@ def main():
         s.append(f'<text x="{L + pw + 4}" y="{ya(a) + 4:.1f}" fill="#c40">{a * 100:g}%</text>')
     path = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(l):.1f}" for i, (t, l) in
                     enumerate(sm))
+    if dpts:
+        dpath = " ".join(f"{'M' if i == 0 else 'L'}{x(t):.1f},{y(max(l, 10.0 ** lo)):.1f}"
+                         for i, (t, l) in enumerate(dpts))
+        s.append(f'<path d="{dpath}" fill="none" stroke="#999" stroke-width="1"/>')
     s.append(f'<path d="{path}" fill="none" stroke="#05a" stroke-width="1.5"/>')
     for e in evals:
         t, a = int(e["tokens"]), float(e["answer_acc"])
@@ -77,7 +83,9 @@ def main():
              f'transform="rotate(-90 14 {T + ph / 2})">training loss (nats/token)</text>')
     s.append(f'<text x="{L + 8}" y="{T + 14}" fill="#05a">loss (assistant turn, mean of 5 '
              f'logs)</text>')
-    s.append(f'<text x="{L + 8}" y="{T + 28}" fill="#c40">greedy exact-answer accuracy, '
+    s.append(f'<text x="{L + 8}" y="{T + 28}" fill="#999">loss of batches of default '
+             f'problems (K=32 N=64) only</text>')
+    s.append(f'<text x="{L + 8}" y="{T + 42}" fill="#c40">greedy exact-answer accuracy, '
              f'K=32 N=64</text>')
     s.append("</svg>")
     with open(out, "w") as f:
