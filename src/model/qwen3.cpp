@@ -1,11 +1,13 @@
 #include "model/qwen3.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cmath>
 #include <string>
 
 #include "kv/scoring.h"
+#include "ops/attention_block.h"
 #include "ops/kernels.h"
 #include "util/error.h"
 
@@ -171,7 +173,10 @@ std::vector<float> ReferenceQwen3::forward(int32_t token, int64_t pos) {
 
 namespace {
 constexpr int64_t kMaxLogitRows = 64;
-}
+// Rows of a sequence with several rows in one call (prefill) are attended in
+// blocks of this many per KV head: the block reads the cache once, not once per row.
+constexpr int64_t kAttendBlockRows = 32;
+}  // namespace
 
 Qwen3Forward::Qwen3Forward(const Qwen3Weights& weights, int64_t max_rows, int64_t max_slots,
                            int n_threads)
@@ -187,7 +192,12 @@ Qwen3Forward::Qwen3Forward(const Qwen3Weights& weights, int64_t max_rows, int64_
     gate_.resize(n(c.intermediate_size));
     up_.resize(n(c.intermediate_size));
     const int64_t threads = std::max(1, n_threads);
-    scores_.resize(static_cast<size_t>(threads * (c.n_heads / c.n_kv_heads) * std::max<int64_t>(1, max_slots)));
+    // Per thread: the scores of one row's group (decode) or a block's scratch (prefill).
+    const int64_t group = c.n_heads / c.n_kv_heads;
+    const int64_t per_thread = std::max(
+        group * std::max<int64_t>(1, max_slots),
+        attend_causal_block_scratch(std::min(max_rows_, kAttendBlockRows), group, c.head_dim));
+    scores_.resize(static_cast<size_t>(threads * per_thread));
     max_pages_ = quest_pages(std::max<int64_t>(1, max_slots));
     page_bound_.resize(static_cast<size_t>(threads * max_pages_));
     page_order_.resize(static_cast<size_t>(threads * max_pages_));
@@ -211,14 +221,40 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
     const ModelConfig& c = w_.config;
     const int64_t hd = c.head_dim, nh = c.n_heads, nkv = c.n_kv_heads, group = nh / nkv;
     const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-    // One work item per (row, KV head): the group's query heads share its keys.
-    pool.run([&](int thread, int n_threads) {
-        float* scores = scores_.data() + thread * group * max_slots_;
-        const int64_t items = n_rows * nkv;
-        const int64_t begin = items * thread / n_threads, end = items * (thread + 1) / n_threads;
-        for (int64_t item = begin; item < end; ++item) {
-            const int64_t r = item / nkv, kvh = item % nkv;
+    const int64_t planned_threads = static_cast<int64_t>(attended_.size()) / max_rows_;
+    const int64_t scratch_floats = static_cast<int64_t>(scores_.size()) / planned_threads;
+    // Work items (row, KV head), the group's query heads sharing its keys, claimed
+    // from one counter, last rows (the longest) first. A row alone in its
+    // sequence (decode) is attended by itself and may use Quest; the rows of a
+    // sequence with several rows are attended in blocks, the item of a block's
+    // first row doing the whole block.
+    std::atomic<int64_t> next_item{0};
+    const int64_t items = n_rows * nkv;
+    pool.run([&](int thread, int) {
+        float* scores = scores_.data() + thread * scratch_floats;
+        for (int64_t item; (item = next_item.fetch_add(1, std::memory_order_relaxed)) < items;) {
+            const int64_t r = n_rows - 1 - item / nkv, kvh = item % nkv;
             const KvCache& cache = *rows[r].cache;
+            const bool alone = (r == 0 || rows[r - 1].cache != rows[r].cache) &&
+                               (r + 1 == n_rows || rows[r + 1].cache != rows[r].cache);
+            if (!alone) {
+                if (index_[r] % kAttendBlockRows != 0) continue;  // inside an earlier row's block
+                int64_t r1 = r + 1;
+                while (r1 < n_rows && rows[r1].cache == rows[r].cache &&
+                       index_[r1] % kAttendBlockRows != 0) {
+                    ++r1;
+                }
+                const int64_t n_past = cache.size() + index_[r];  // slots before the block
+                attend_causal_block(&q_[(r * nh + kvh * group) * hd], nh * hd, r1 - r, group,
+                                    cache.key_row(layer, kvh, 0), cache.value_row(layer, kvh, 0),
+                                    cache.kv_type(), n_past, hd, scale, scores,
+                                    &att_[(r * nh + kvh * group) * hd], nh * hd);
+                for (int64_t i = r; i < r1; ++i) {
+                    const int64_t n = n_past + (i - r) + 1;
+                    attended_[thread * max_rows_ + i] += static_cast<double>(group * n);
+                }
+                continue;
+            }
             const int64_t n = cache.size() + index_[r] + 1;  // causal: earlier slots and this row
             const float* q = &q_[(r * nh + kvh * group) * hd];  // [group, hd]
             float* out = &att_[(r * nh + kvh * group) * hd];    // [group, hd]
@@ -235,8 +271,8 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
             for (int64_t j = 0; j < group; ++j) {
                 const float* qj = q + j * hd;
                 const int64_t n_pages =
-                    quest_select_pages(qj, cache.page_min(layer, kvh), cache.page_max(layer, kvh), n, hd,
-                                       rows[r].select_budget, bound, order, pages);
+                    quest_select_pages(qj, cache.page_min(layer, kvh), cache.page_max(layer, kvh),
+                                       n, hd, rows[r].select_budget, bound, order, pages);
                 int64_t m = 0;
                 float* row = kv_row_.data() + thread * hd;
                 for (int64_t p = 0; p < n_pages; ++p) {
