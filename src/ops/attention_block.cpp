@@ -198,8 +198,8 @@ HWY_INLINE void convert_rows(const uint8_t* rows, uint64_t stride, int64_t s0, i
 
 // Online softmax step of one query over the first `count` scores of its tile
 // row p (count >= 1; slots [count, n_t) are masked to probability 0).
-HWY_INLINE void online_softmax(float* p, int64_t count, int64_t n_t, float& run_max,
-                               float& run_sum, float& corr) {
+HWY_INLINE void online_softmax(float* p, int64_t count, int64_t n_t, float& run_max, float& run_sum,
+                               float& corr) {
     const DF df;
     const int64_t N = static_cast<int64_t>(hn::Lanes(df));
     float m = -std::numeric_limits<float>::infinity();
@@ -242,7 +242,9 @@ void attend_causal_block_t(const float* q, int64_t q_stride, int64_t n_rows, int
     BlockScratch s(scratch, n_queries, head_dim);
     // Query m is head m % group of row m / group.
     auto q_of = [&](int64_t m) { return q + (m / group) * q_stride + (m % group) * head_dim; };
-    auto out_of = [&](int64_t m) { return out + (m / group) * out_stride + (m % group) * head_dim; };
+    auto out_of = [&](int64_t m) {
+        return out + (m / group) * out_stride + (m % group) * head_dim;
+    };
     for (int64_t m = 0; m < n_queries; ++m) {
         s.run_max[m] = -std::numeric_limits<float>::infinity();
         s.run_sum[m] = 0.0f;

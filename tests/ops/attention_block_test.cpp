@@ -70,7 +70,8 @@ std::vector<BlockCase> cases() {
     for (int64_t hd : {16, 64, 128}) {
         for (int64_t group : {1, 2, 4}) {
             for (int64_t rows : {1, 2, 5, 17, 37}) {
-                for (int64_t past : {0, 1, 63, 64, 127, 128, 129}) c.push_back({rows, past, group, hd});
+                for (int64_t past : {0, 1, 63, 64, 127, 128, 129})
+                    c.push_back({rows, past, group, hd});
             }
         }
     }
@@ -127,9 +128,9 @@ TEST(AttendCausalBlock, MatchesFloat64ReferenceOnEveryTarget) {
 
             Buffer<float> twin(c.n_rows * out_stride, 1, 4.0f);
             std::vector<float> twin_scratch(n_slots);
-            scalar::attend_causal_block(q.data(), q_stride, c.n_rows, c.group, kc.data(),
-                                        vc.data(), type, c.n_past, hd, scale, twin_scratch.data(),
-                                        twin.data(), out_stride);
+            scalar::attend_causal_block(q.data(), q_stride, c.n_rows, c.group, kc.data(), vc.data(),
+                                        type, c.n_past, hd, scale, twin_scratch.data(), twin.data(),
+                                        out_stride);
             check(twin, "scalar");
 
             for (int64_t target : targets) {
