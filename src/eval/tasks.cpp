@@ -116,7 +116,7 @@ std::vector<Problem> load_task(const TaskSpec& spec, const std::string& data_dir
         nlohmann::json row;
         try {
             row = nlohmann::json::parse(line);
-        } catch (const nlohmann::json::parse_error& e) {
+        } catch (const nlohmann::json::exception& e) {
             fail("{}:{}: invalid JSON ({})", path, line_no, e.what());
         }
         if (!row.is_object()) fail("{}:{}: expected a JSON object", path, line_no);
