@@ -21,6 +21,7 @@ import os
 import struct
 import subprocess
 import sys
+import shutil
 import tempfile
 
 import numpy as np
@@ -187,9 +188,17 @@ def check_tokenizer_metadata(gguf, tok_dir, vocab_size, label):
 
 
 def main():
+    # ~330 MB of models per run: removed whatever the outcome.
+    tmp = tempfile.mkdtemp(prefix="vase_convert_")
+    try:
+        return run_cases(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run_cases(tmp):
     vase, qwen_tok = sys.argv[1], sys.argv[2]
     testbed_tok = sys.argv[3] if len(sys.argv) > 3 else ""
-    tmp = tempfile.mkdtemp(prefix="vase_convert_")
 
     cases = [("qwen3 tokenizer, bf16, untied", qwen_tok, "bf16", ["--no-tie"], 151936)]
     if testbed_tok and os.path.exists(os.path.join(testbed_tok, "tokenizer.json")):

@@ -11,8 +11,17 @@
 namespace vase::testing {
 
 // Hugging Face directory of a random tiny Qwen3 (hidden 64, 3 layers, 4 query
-// heads over 2 KV heads, head_dim 16, F32), made on first use.
+// heads over 2 KV heads, head_dim 16, F32), made on first use and removed
+// when the process exits (each discovered test is a process: ~500 of them
+// would otherwise leave ~500 model directories in the temp directory).
 inline const std::string& tiny_model_dir() {
+    struct RemoveAtExit {
+        std::string path;
+        ~RemoveAtExit() {
+            std::error_code ec;
+            std::filesystem::remove_all(path, ec);
+        }
+    };
     static const std::string dir = [] {
         std::string path = (std::filesystem::temp_directory_path() /
                             fmt::format("vase_engine_test_model_{}", ::getpid()))
@@ -27,6 +36,7 @@ inline const std::string& tiny_model_dir() {
         }
         return path;
     }();
+    static const RemoveAtExit cleanup{dir};
     return dir;
 }
 
