@@ -9,6 +9,7 @@
 
 #include "model/checkpoint.h"
 #include "model/gguf.h"
+#include "model/gguf_qwen3.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
 #include "util/error.h"
@@ -421,83 +422,23 @@ void write_hf(const RandomCheckpointOptions& o, const std::string& dir, const To
                     index.dump(2) + "\n");
 }
 
-uint32_t llama_file_type(DType t) {  // llama.cpp's LLAMA_FTYPE_* (informational)
-    switch (t) {
-        case DType::F32:
-            return 0;
-        case DType::F16:
-            return 1;
-        case DType::Q8_0:
-            return 7;
-        case DType::BF16:
-            return 32;
-    }
-    return 0;
-}
-
 void write_gguf(const RandomCheckpointOptions& o, const std::string& file,
                 const TokenizerFiles& tok) {
     const ModelConfig& c = o.config;
-    const TokenizerSpec& spec = tok.spec;
-    if (spec.split_regex != kQwen2SplitRegex || !spec.nfc) {
-        fail(
-            "{}: the pre-tokenizer is not Qwen2's (NFC, then its split regex); GGUF "
-            "(tokenizer.ggml.pre) can only name qwen2 here",
-            spec.source);
-    }
     GgufWriter w(file);
-    w.add_string("general.architecture", "qwen3");
-    w.add_string("general.type", "model");
-    w.add_string("general.name", o.name);
-    w.add_u32("general.file_type", llama_file_type(o.dtype));
-    if (o.dtype == DType::Q8_0) w.add_u32("general.quantization_version", 2);
-    w.add_u32("qwen3.context_length", static_cast<uint32_t>(c.max_position_embeddings));
-    w.add_u32("qwen3.embedding_length", static_cast<uint32_t>(c.hidden_size));
-    w.add_u32("qwen3.block_count", static_cast<uint32_t>(c.n_layers));
-    w.add_u32("qwen3.feed_forward_length", static_cast<uint32_t>(c.intermediate_size));
-    w.add_u32("qwen3.attention.head_count", static_cast<uint32_t>(c.n_heads));
-    w.add_u32("qwen3.attention.head_count_kv", static_cast<uint32_t>(c.n_kv_heads));
-    w.add_u32("qwen3.attention.key_length", static_cast<uint32_t>(c.head_dim));
-    w.add_u32("qwen3.attention.value_length", static_cast<uint32_t>(c.head_dim));
-    w.add_f32("qwen3.attention.layer_norm_rms_epsilon", static_cast<float>(c.rms_norm_eps));
-    w.add_f32("qwen3.rope.freq_base", static_cast<float>(c.rope_theta));
-    // Qwen3's generation_config.json, as llama.cpp's sampling defaults.
-    w.add_f32("general.sampling.temp", 0.6f);
-    w.add_f32("general.sampling.top_p", 0.95f);
-    w.add_i32("general.sampling.top_k", 20);
-
-    // Vocabulary: one entry per embedding row, unused ids as [PAD<id>].
-    constexpr int32_t kNormal = 1, kControl = 3, kUserDefined = 4, kUnused = 5;
-    std::vector<std::string> tokens(static_cast<size_t>(c.vocab_size));
-    std::vector<int32_t> types(static_cast<size_t>(c.vocab_size), kUnused);
-    for (size_t i = 0; i < spec.vocab.size(); ++i) {
-        if (spec.vocab[i].empty()) continue;
-        tokens[i] = spec.vocab[i];
-        types[i] = kNormal;
-    }
-    for (const AddedToken& a : spec.added) {
-        tokens[static_cast<size_t>(a.id)] = a.content;
-        types[static_cast<size_t>(a.id)] = a.special ? kControl : kUserDefined;
-    }
-    for (size_t i = 0; i < tokens.size(); ++i) {
-        if (types[i] == kUnused) tokens[i] = fmt::format("[PAD{}]", i);
-    }
-    const SpecialIds ids = special_ids(tok);
-    w.add_string("tokenizer.ggml.model", "gpt2");
-    w.add_string("tokenizer.ggml.pre", "qwen2");
-    w.add_string_array("tokenizer.ggml.tokens", tokens);
-    w.add_i32_array("tokenizer.ggml.token_type", types);
-    w.add_string_array("tokenizer.ggml.merges", spec.merges);
-    if (!ids.eos.empty())
-        w.add_u32("tokenizer.ggml.eos_token_id", static_cast<uint32_t>(ids.eos[0]));
-    if (ids.bos >= 0) {
-        w.add_u32("tokenizer.ggml.padding_token_id", static_cast<uint32_t>(ids.bos));
-        w.add_u32("tokenizer.ggml.bos_token_id", static_cast<uint32_t>(ids.bos));
-    }
-    w.add_bool("tokenizer.ggml.add_bos_token", false);
-    if (!tok.config.chat_template.empty()) {
-        w.add_string("tokenizer.chat_template", tok.config.chat_template);
-    }
+    Qwen3GgufMetadata meta;
+    meta.name = o.name;
+    meta.file_type = o.dtype;
+    meta.config = c;
+    // Qwen3's generation_config.json.
+    meta.generation.temperature = 0.6f;
+    meta.generation.top_p = 0.95f;
+    meta.generation.top_k = 20;
+    meta.generation.eos_token_ids = special_ids(tok).eos;
+    meta.tokenizer = &tok.spec;
+    meta.chat_template = tok.config.chat_template;
+    meta.source = file;
+    add_qwen3_gguf_metadata(w, meta);
 
     const std::vector<PlannedTensor> plan = plan_tensors(o, true);
     for (const PlannedTensor& t : plan) {

@@ -177,6 +177,7 @@ TEST(Gguf, SamplingMetadataOverridesQwenDefaultsAndExtraTensorsAreIgnored) {
         GgufWriter w(tmp.path("y.gguf"));
         for (const auto& [k, v] : src.metadata()) {
             if (k != "general.sampling.temp" && k != "general.sampling.top_k" &&
+                k != "general.sampling.min_p" &&
                 k != "tokenizer.chat_template") {
                 w.add_value(k, v);
             }
