@@ -239,33 +239,47 @@ void BM_read_bandwidth(benchmark::State& state) {
 }
 BENCHMARK(BM_read_bandwidth)->UseRealTime()->Unit(benchmark::kMillisecond);
 
-// One query group over a slot cache. Args: kv dtype, n_slots, group.
+// One query group over a slot cache. Args: kv dtype, n_slots, group, copies.
+// With copies > 1 the call cycles through that many separate caches, so that,
+// as in a real decode step (28 layers x 8 KV heads), the keys and values come
+// from memory and not from a cache that the previous iteration warmed.
 void BM_attend_group(benchmark::State& state) {
     const auto type = static_cast<DType>(state.range(0));
     const int64_t n_slots = state.range(1), group = state.range(2), head_dim = 128;
+    const int64_t copies = state.range(3);
     const uint64_t bytes = dtype_row_bytes(type, n_slots * head_dim);
-    Bytes k = alloc_bytes(bytes), v = alloc_bytes(bytes);
+    std::vector<Bytes> k, v;
     std::vector<float> tmp(n_slots * head_dim), q(group * head_dim, 0.1f);
     Rng rng(2);
     for (auto& t : tmp) t = static_cast<float>(rng.uniform() - 0.5);
-    quantize_row(type, tmp.data(), n_slots * head_dim, k.get());
-    quantize_row(type, tmp.data(), n_slots * head_dim, v.get());
+    for (int64_t c = 0; c < copies; ++c) {
+        k.push_back(alloc_bytes(bytes));
+        v.push_back(alloc_bytes(bytes));
+        quantize_row(type, tmp.data(), n_slots * head_dim, k.back().get());
+        quantize_row(type, tmp.data(), n_slots * head_dim, v.back().get());
+    }
     std::vector<float> scores(group * n_slots), out(group * head_dim);
+    int64_t c = 0;
     for (auto _ : state) {
-        attend_group(q.data(), group, k.get(), v.get(), type, n_slots, head_dim, 0.088f,
+        attend_group(q.data(), group, k[c].get(), v[c].get(), type, n_slots, head_dim, 0.088f,
                      scores.data(), out.data());
         benchmark::DoNotOptimize(out.data());
+        c = (c + 1) % copies;
     }
     state.counters["GB/s"] = benchmark::Counter(2e-9 * static_cast<double>(bytes),
                                                 benchmark::Counter::kIsIterationInvariantRate);
-    state.SetLabel(std::string(dtype_name(type)) + " " + simd_target_name());
+    state.SetLabel(std::string(dtype_name(type)) + " " + simd_target_name() +
+                   (copies > 1 ? " from memory" : " cached"));
 }
 BENCHMARK(BM_attend_group)
-    ->ArgNames({"dtype", "slots", "group"})
-    ->Args({static_cast<int64_t>(DType::F16), 4096, 2})
-    ->Args({static_cast<int64_t>(DType::BF16), 4096, 2})
-    ->Args({static_cast<int64_t>(DType::F32), 4096, 2})
-    ->Args({static_cast<int64_t>(DType::F16), 512, 2})
+    ->ArgNames({"dtype", "slots", "group", "copies"})
+    ->Args({static_cast<int64_t>(DType::F16), 4096, 2, 1})
+    ->Args({static_cast<int64_t>(DType::BF16), 4096, 2, 1})
+    ->Args({static_cast<int64_t>(DType::F32), 4096, 2, 1})
+    ->Args({static_cast<int64_t>(DType::F16), 512, 2, 1})
+    ->Args({static_cast<int64_t>(DType::F16), 2112, 2, 64})
+    ->Args({static_cast<int64_t>(DType::F16), 16384, 2, 16})
+    ->Args({static_cast<int64_t>(DType::BF16), 16384, 2, 16})
     ->Unit(benchmark::kMicrosecond);
 
 // The cost of one pool dispatch with an empty task.

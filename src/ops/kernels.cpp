@@ -5,6 +5,7 @@
 #define HWY_TARGET_INCLUDE "ops/kernels.cpp"
 #include <hwy/foreach_target.h>  // IWYU pragma: keep
 
+#include <hwy/cache_control.h>
 #include <hwy/contrib/math/math-inl.h>
 #include <hwy/highway.h>
 
@@ -250,6 +251,21 @@ inline constexpr int kGroupTile = kVectorRegs >= 32 ? 4 : 2;
 // Vectors of the head dimension accumulated per pass in the value phase.
 inline constexpr int kValueVecs = kVectorRegs >= 32 ? 4 : 2;
 
+// Software prefetch distance in slots. One thread alone does not keep enough
+// cache-line fills in flight over a sequential 16-bit cache for the hardware
+// prefetcher to reach the memory bandwidth; asking kPrefetchSlots rows ahead does.
+inline constexpr int64_t kPrefetchSlots = 32;
+
+// Prefetches rows [s, s + count) of a [n_slots, stride] array (those that exist).
+HWY_INLINE void prefetch_rows(const uint8_t* base, uint64_t stride, int64_t s, int64_t count,
+                              int64_t n_slots) {
+    const int64_t end = std::min(n_slots, s + count);
+    for (int64_t r = s; r < end; ++r) {
+        const uint8_t* row = base + r * stride;
+        for (uint64_t b = 0; b < stride; b += 64) hwy::Prefetch(row + b);
+    }
+}
+
 // scores[g][s] = scale * q_g . k_s for G query heads and S slots from s on:
 // S keys are converted once and used by every head; the G x S dot products
 // are reduced four at a time.
@@ -293,8 +309,10 @@ template <DType T, int G>
 HWY_INLINE void scores_block(const float* q, const uint8_t* keys, uint64_t stride, int64_t head_dim,
                              float scale, int64_t s0, int64_t s1, float* scores, int64_t n_slots) {
     int64_t s = s0;
-    for (; s + 4 <= s1; s += 4)
+    for (; s + 4 <= s1; s += 4) {
+        prefetch_rows(keys, stride, s + kPrefetchSlots, 4, n_slots);
         scores_tile<T, G, 4>(q, keys, stride, head_dim, scale, s, scores, n_slots);
+    }
     for (; s < s1; ++s) scores_tile<T, G, 1>(q, keys, stride, head_dim, scale, s, scores, n_slots);
 }
 
@@ -308,6 +326,7 @@ HWY_INLINE void values_tile(const float* p, int64_t n_slots, const uint8_t* valu
     for (int g = 0; g < G; ++g)
         for (int j = 0; j < V; ++j) acc[g][j] = hn::LoadU(df, out + g * head_dim + d0 + j * N);
     for (int64_t s = s0; s < s1; ++s) {
+        if (d0 == 0) prefetch_rows(values, stride, s + kPrefetchSlots, 1, n_slots);
         const void* v = values + s * stride;
         VF vv[V];
         for (int j = 0; j < V; ++j) vv[j] = load_f32<T>(df, v, d0 + j * N);
