@@ -81,28 +81,32 @@ void KvCache::push_query(int64_t layer, const float* q) {
 
 void KvCache::compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep,
                             int64_t n_candidates) {
+    for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
+        compact_head(layer, h, kept + h * n_keep, n_keep, n_candidates);
+    }
+}
+
+void KvCache::compact_head(int64_t layer, int64_t h, const int64_t* keep, int64_t n_keep,
+                           int64_t n_candidates) {
     assert(pages_ == 0);  // Quest never shrinks the cache
     const size_t row = static_cast<size_t>(row_bytes_);
-    for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
-        const int64_t* keep = kept + h * n_keep;
-        int64_t* pos = positions(layer, h);
-        uint8_t* kbase = keys_.data() + offset(layer, h, 0);
-        uint8_t* vbase = values_.data() + offset(layer, h, 0);
-        auto move = [&](int64_t src, int64_t dst) {
-            std::memcpy(kbase + dst * row, kbase + src * row, row);
-            std::memcpy(vbase + dst * row, vbase + src * row, row);
-            pos[dst] = pos[src];
-        };
-        int64_t dst = 0;
-        // Kept candidates move toward the front; indices ascend and dst <= src,
-        // so a forward copy never overwrites a slot still to be read.
-        for (int64_t i = 0; i < n_keep; ++i, ++dst) {
-            int64_t src = keep[i];
-            assert(src < n_candidates && (i == 0 || keep[i - 1] < src));
-            if (src != dst) move(src, dst);
-        }
-        for (int64_t src = n_candidates; src < size_; ++src, ++dst) move(src, dst);
+    int64_t* pos = positions(layer, h);
+    uint8_t* kbase = keys_.data() + offset(layer, h, 0);
+    uint8_t* vbase = values_.data() + offset(layer, h, 0);
+    auto move = [&](int64_t src, int64_t dst) {
+        std::memcpy(kbase + dst * row, kbase + src * row, row);
+        std::memcpy(vbase + dst * row, vbase + src * row, row);
+        pos[dst] = pos[src];
+    };
+    int64_t dst = 0;
+    // Kept candidates move toward the front; indices ascend and dst <= src,
+    // so a forward copy never overwrites a slot still to be read.
+    for (int64_t i = 0; i < n_keep; ++i, ++dst) {
+        int64_t src = keep[i];
+        assert(src < n_candidates && (i == 0 || keep[i - 1] < src));
+        if (src != dst) move(src, dst);
     }
+    for (int64_t src = n_candidates; src < size_; ++src, ++dst) move(src, dst);
 }
 
 void KvCache::set_size(int64_t n) {

@@ -88,6 +88,9 @@ public:
     // ([n_kv_heads][n_keep], ascending, each < n_candidates) followed by the
     // slots [n_candidates, size()) (the recent window), in order.
     void compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep, int64_t n_candidates);
+    // The same for one KV head (keep: [n_keep]); heads may be compacted in parallel.
+    void compact_head(int64_t layer, int64_t head, const int64_t* keep, int64_t n_keep,
+                      int64_t n_candidates);
     // After every layer was compacted to the same size.
     void set_size(int64_t n);
 

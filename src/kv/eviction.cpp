@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "kv/registry.h"
+#include "ops/thread_pool.h"
 
 namespace vase {
 
@@ -106,6 +107,22 @@ void Evictor::after_decode_step(KvCache& cache, int64_t sequence_length, ThreadP
     stats_.final_slots = cache.size();
 }
 
+namespace {
+
+// fn(h) for every KV head, spread over the pool's threads (fn must not throw).
+template <typename Fn>
+void for_heads(ThreadPool* pool, int64_t n_heads, const Fn& fn) {
+    if (pool == nullptr || pool->size() == 1) {
+        for (int64_t h = 0; h < n_heads; ++h) fn(h);
+        return;
+    }
+    pool->run([&](int index, int count) {
+        for (int64_t h = index; h < n_heads; h += count) fn(h);
+    });
+}
+
+}  // namespace
+
 void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
     auto t0 = std::chrono::steady_clock::now();
     const KvCacheShape& s = cache.shape();
@@ -125,10 +142,11 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
             view.kv_head_stride = cache.head_stride();
         } else {
             // Policies score in f32: convert this layer's candidates once.
-            for (int64_t h = 0; h < s.n_kv_heads; ++h) {
-                cache.keys_f32(layer, h, n_candidates, keys_f32_.data() + h * n_candidates * s.head_dim);
-                cache.values_f32(layer, h, n_candidates, values_f32_.data() + h * n_candidates * s.head_dim);
-            }
+            for_heads(pool, s.n_kv_heads, [&](int64_t h) {
+                const int64_t at = h * n_candidates * s.head_dim;
+                cache.keys_f32(layer, h, n_candidates, keys_f32_.data() + at);
+                cache.values_f32(layer, h, n_candidates, values_f32_.data() + at);
+            });
             view.keys = keys_f32_.data();
             view.values = values_f32_.data();
             view.kv_head_stride = n_candidates * s.head_dim;
@@ -139,7 +157,9 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
         view.n_queries = cache.n_queries(layer);
         view.q_head_stride = cache.query_head_stride();
         policy_->select(view, keep, kept_.data(), pool);
-        cache.compact_layer(layer, kept_.data(), keep, n_candidates);
+        for_heads(pool, s.n_kv_heads, [&](int64_t h) {
+            cache.compact_head(layer, h, kept_.data() + h * keep, keep, n_candidates);
+        });
     }
     cache.set_size(params_.budget);
     stats_.eviction_passes += 1;
