@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cassert>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -221,11 +222,16 @@ VASE_AVX512_BF16 void row_tile(const WTile& t, Bf16Rows x, int64_t b0, int64_t b
 VASE_AVX512_BF16 void unpack_q8(const uint8_t* w, uint64_t w_stride, int64_t n_rows, int64_t k0,
                                 int64_t n_blocks, uint16_t* wq, float* scales) {
     for (int64_t r = 0; r < n_rows; ++r) {
-        const auto* blocks = reinterpret_cast<const BlockQ8_0*>(w + r * w_stride) + k0;
+        // A row of 34-byte blocks may start at an odd address: bytes, not BlockQ8_0 lvalues.
+        const uint8_t* row = w + r * w_stride + k0 * sizeof(BlockQ8_0);
         for (int64_t k = 0; k < n_blocks; ++k) {
-            scales[r * (kColBlock / kColStep) + k] = f16_to_f32(blocks[k].scale);
-            const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[k].q));
-            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blocks[k].q + 16));
+            const uint8_t* block = row + k * sizeof(BlockQ8_0);
+            uint16_t scale_bits;
+            std::memcpy(&scale_bits, block + offsetof(BlockQ8_0, scale), sizeof scale_bits);
+            scales[r * (kColBlock / kColStep) + k] = f16_to_f32(scale_bits);
+            const uint8_t* q = block + offsetof(BlockQ8_0, q);
+            const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
+            const __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16));
             const __m512 flo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(lo));
             const __m512 fhi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(hi));
             _mm512_storeu_si512(wq + r * kColBlock + k * kColStep,
