@@ -140,6 +140,11 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
             view.keys = cache.key(layer, 0, 0);
             view.values = cache.value(layer, 0, 0);
             view.kv_head_stride = cache.head_stride();
+        } else if (policy_->reads_cache_rows()) {
+            view.cache_type = cache.kv_type();
+            view.cache_keys = cache.key_row(layer, 0, 0);
+            view.cache_values = cache.value_row(layer, 0, 0);
+            view.cache_head_rows = s.capacity;
         } else {
             // Policies score in f32: convert this layer's candidates once.
             for_heads(pool, s.n_kv_heads, [&](int64_t h) {

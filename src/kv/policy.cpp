@@ -18,6 +18,7 @@ PolicyScratch::PolicyScratch(const PolicyShape& shape, bool with_attention) {
     key.resize(n);
     dims.resize(static_cast<size_t>(std::max<int64_t>(shape.head_dim, 1)));
     proj.resize(2 * (kMaxCurRank + 8));
+    rows.resize(static_cast<size_t>(2 * kCurBlock * std::max<int64_t>(shape.head_dim, 1)));
     order.resize(n);
     taken.resize(n);
     if (with_attention) {
@@ -69,6 +70,15 @@ void EvictionPolicy::check_view(const LayerView& v, int64_t keep) const {
             "{})",
             params_.policy, v.layer, v.n_kv_heads, v.n_q_heads, v.head_dim, v.n, shape_.n_layers,
             shape_.n_kv_heads, shape_.n_q_heads, shape_.head_dim, shape_.max_candidates);
+    }
+    const bool f32_rows = v.keys != nullptr && v.values != nullptr;
+    const bool cache_rows = reads_cache_rows() && v.keys == nullptr && v.values == nullptr &&
+                            v.cache_keys != nullptr && v.cache_values != nullptr &&
+                            (v.cache_type == DType::F16 || v.cache_type == DType::BF16) &&
+                            v.cache_head_rows >= v.n;
+    if (v.n > 0 && !f32_rows && !cache_rows) {
+        fail("eviction policy '{}': layer view without f32 keys and values{}", params_.policy,
+             reads_cache_rows() ? " or 16-bit cache rows" : "");
     }
     if (keep < 0 || keep > v.n) {
         fail("eviction policy '{}': cannot keep {} of {} candidates", params_.policy, keep, v.n);

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kv/params.h"
+#include "ops/dtype.h"
 #include "util/rng.h"
 
 namespace vase {
@@ -30,6 +31,14 @@ struct LayerView {
     const float* keys = nullptr;
     const float* values = nullptr;
     int64_t kv_head_stride = 0;
+    // For a policy whose reads_cache_rows() is true, a 16-bit cache may be given
+    // as it is instead (keys and values null): candidate i of KV head h is the
+    // [head_dim] row (h * cache_head_rows + i) of cache_keys / cache_values, of
+    // type cache_type (F16 or BF16). Saves the pass a converted f32 copy.
+    DType cache_type = DType::F32;
+    const void* cache_keys = nullptr;
+    const void* cache_values = nullptr;
+    int64_t cache_head_rows = 0;
     // Absolute positions, ascending in i: positions[h * pos_head_stride + i].
     // A sink is a candidate with position < sinks.
     const int64_t* positions = nullptr;
@@ -54,6 +63,8 @@ struct PolicyShape {
 
 // Largest projection rank cur / cur_fixed accept (spec: 20).
 inline constexpr int64_t kMaxCurRank = 256;
+// Candidates cur converts from a 16-bit cache at a time (see LayerView::cache_keys).
+inline constexpr int64_t kCurBlock = 32;
 
 // Per-thread scratch, sized by make_policy() for max_candidates.
 struct PolicyScratch {
@@ -64,6 +75,7 @@ struct PolicyScratch {
     std::vector<double> key;        // [max_candidates] sampling keys, redundancy, ...
     std::vector<double> dims;       // [head_dim] redundancy key sum
     std::vector<float> proj;        // [2 * (kMaxCurRank + 8)] cur projections of one candidate
+    std::vector<float> rows;        // [2 * kCurBlock * head_dim] cur: 16-bit rows as f32
     std::vector<int64_t> order;     // [max_candidates] index permutation for top-k
     std::vector<uint8_t> taken;     // [max_candidates] 1 = already kept
     std::unique_ptr<AttentionScorer> attention;  // when the policy scores with queries
@@ -86,6 +98,8 @@ class EvictionPolicy {
     virtual bool evicts() const { return true; }
     // true when select() reads view.queries (the cache must keep the query window).
     virtual bool needs_queries() const { return false; }
+    // true when select() accepts a 16-bit cache as it is (LayerView::cache_keys).
+    virtual bool reads_cache_rows() const { return false; }
     // Candidates per (layer, KV head) a pass always keeps by rule: the sinks,
     // or the n_large largest values (which include the sinks where protected).
     virtual int64_t protected_slots() const { return 0; }

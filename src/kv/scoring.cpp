@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "ops/kernels.h"
 #include "util/error.h"
 
 // The hot loops are plain C++ that GCC auto-vectorises; target_clones builds
@@ -455,6 +456,23 @@ void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_
 void cur_raw_scores(const float* keys, const float* values, int64_t n, int64_t head_dim,
                     const float* g, int64_t g_stride, float* proj, double* out) {
     cur_pass(keys, values, n, head_dim, g, g_stride, proj, out);
+}
+
+void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
+                    int64_t head_dim, const float* g, int64_t g_stride, float* rows, float* proj,
+                    double* out) {
+    const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(head_dim));
+    const auto* k = static_cast<const uint8_t*>(keys);
+    const auto* v = static_cast<const uint8_t*>(values);
+    float* krows = rows;
+    float* vrows = rows + kCurBlock * head_dim;
+    for (int64_t i0 = 0; i0 < n; i0 += kCurBlock) {
+        const int64_t m = std::min(kCurBlock, n - i0);
+        const uint64_t at = static_cast<uint64_t>(i0) * row_bytes;
+        dequantize_row(type, k + at, m * head_dim, krows);
+        dequantize_row(type, v + at, m * head_dim, vrows);
+        cur_pass(krows, vrows, m, head_dim, g, g_stride, proj, out + i0);
+    }
 }
 
 }  // namespace vase

@@ -60,6 +60,11 @@ void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_
 // proj: [2 * g_stride] scratch.
 void cur_raw_scores(const float* keys, const float* values, int64_t n, int64_t head_dim,
                     const float* g, int64_t g_stride, float* proj, double* out);
+// The same over 16-bit (F16 or BF16) rows, converted kCurBlock at a time into
+// rows ([2 * kCurBlock * head_dim] scratch): the scores of the f32 copy exactly.
+void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
+                    int64_t head_dim, const float* g, int64_t g_stride, float* rows, float* proj,
+                    double* out);
 
 // ---- Quest (selection, never eviction; spec section 6) ----
 // Keys are grouped into pages of kQuestPageSize consecutive tokens; per page

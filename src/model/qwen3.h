@@ -95,7 +95,8 @@ private:
     std::vector<float> att_;     // [max_rows, n_heads * head_dim]
     std::vector<float> gate_;    // [max_rows, intermediate]
     std::vector<float> up_;      // [max_rows, intermediate]
-    std::vector<float> scores_;  // [n_threads, n_heads / n_kv_heads, max_slots] attention scores
+    // Per thread: max(group x max_slots scores of a decode row, a prefill block's scratch).
+    std::vector<float> scores_;
     int64_t max_pages_ = 0;
     std::vector<double> page_bound_;      // [n_threads, max_pages] Quest scratch
     std::vector<int64_t> page_order_;     // [n_threads, max_pages]

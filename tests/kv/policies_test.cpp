@@ -20,6 +20,8 @@
 #include "kv/registry.h"
 #include "kv/scoring.h"
 #include "kv/selector.h"
+#include "ops/dtype.h"
+#include "ops/kernels.h"
 #include "ops/thread_pool.h"
 #include "util/error.h"
 #include "util/rng.h"
@@ -348,6 +350,71 @@ TEST(EvictionPolicy, CurFixedKeepsItsProjectionCurDrawsAnew) {
     a->select(data.view(), 40, f1.data());
     b->select(data.view(), 40, f2.data());
     EXPECT_EQ(f1, f2);
+}
+
+// cur reads a 16-bit cache as it is (no f32 copy): same scores, so the same
+// choice as over the converted rows, for F16 and BF16, candidate counts that
+// are not a multiple of kCurBlock, and a cache whose heads hold more rows (its
+// capacity) than there are candidates.
+TEST(EvictionPolicy, CurOverSixteenBitCacheRowsChoosesAsOverTheirF32Copy) {
+    for (DType type : {DType::F16, DType::BF16}) {
+        for (int64_t n : {int64_t{33}, int64_t{77}, int64_t{100}}) {
+            SCOPED_TRACE(std::string(dtype_name(type)) + " n=" + std::to_string(n));
+            LayerData data(2, 2, 16, n, 8, 11);
+            const int64_t capacity = n + 9, d = data.d;
+            const uint64_t row = dtype_row_bytes(type, static_cast<uint64_t>(d));
+            std::vector<uint8_t> k16(2 * capacity * row), v16(2 * capacity * row);
+            std::vector<float> k32(2 * n * d), v32(2 * n * d);
+            for (int64_t h = 0; h < 2; ++h) {
+                quantize_row(type, &data.keys[h * n * d], n * d, &k16[h * capacity * row]);
+                quantize_row(type, &data.values[h * n * d], n * d, &v16[h * capacity * row]);
+                dequantize_row(type, &k16[h * capacity * row], n * d, &k32[h * n * d]);
+                dequantize_row(type, &v16[h * capacity * row], n * d, &v32[h * n * d]);
+            }
+            LayerView copy = data.view();
+            copy.keys = k32.data();
+            copy.values = v32.data();
+            LayerView rows = data.view();
+            rows.keys = rows.values = nullptr;
+            rows.cache_type = type;
+            rows.cache_keys = k16.data();
+            rows.cache_values = v16.data();
+            rows.cache_head_rows = capacity;
+            for (const char* mode : {"cur", "cur_fixed"}) {
+                auto a = make(params_for(mode, 8, 3), data);
+                auto b = make(params_for(mode, 8, 3), data);
+                EXPECT_TRUE(a->reads_cache_rows());
+                std::vector<int64_t> ka(2 * 20), kb(2 * 20);
+                for (int pass = 0; pass < 3; ++pass) {
+                    a->select(copy, 20, ka.data());
+                    b->select(rows, 20, kb.data());
+                    EXPECT_EQ(ka, kb) << mode << " pass " << pass;
+                }
+            }
+            // The projected scores themselves: equal to the last bit.
+            std::vector<float> g(d * 24, 0.0f), proj(2 * 24), scratch(2 * kCurBlock * d);
+            Rng rng(5);
+            for (int64_t i = 0; i < d; ++i)
+                for (int64_t c = 0; c < 20; ++c) g[i * 24 + c] = static_cast<float>(rng.normal());
+            std::vector<double> s32(n), s16(n);
+            cur_raw_scores(k32.data(), v32.data(), n, d, g.data(), 24, proj.data(), s32.data());
+            cur_raw_scores(type, k16.data(), v16.data(), n, d, g.data(), 24, scratch.data(),
+                           proj.data(), s16.data());
+            EXPECT_EQ(s32, s16);
+        }
+    }
+    // Policies that need f32 rows refuse a view without them.
+    LayerData data(2, 2, 16, 40, 8, 12);
+    LayerView rows = data.view();
+    rows.keys = rows.values = nullptr;
+    auto vase = make(params_for("vase"), data);
+    EXPECT_FALSE(vase->reads_cache_rows());
+    std::vector<int64_t> kept(2 * 20);
+    EXPECT_NE(error_of([&] { vase->select(rows, 20, kept.data()); }).find("without f32 keys"),
+              std::string::npos);
+    auto cur = make(params_for("cur"), data);
+    EXPECT_NE(error_of([&] { cur->select(rows, 20, kept.data()); }).find("16-bit cache rows"),
+              std::string::npos);
 }
 
 // ---- no allocation while deciding ----

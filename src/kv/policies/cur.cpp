@@ -50,6 +50,7 @@ class CurPolicy final : public EvictionPolicy {
     }
 
     int64_t protected_slots() const override { return params_.sinks; }
+    bool reads_cache_rows() const override { return true; }
 
     void set_projection(int64_t layer, const float* g, int64_t rank) override {
         if (layer < 0 || layer >= shape_.n_layers) {
@@ -96,8 +97,18 @@ class CurPolicy final : public EvictionPolicy {
                      PolicyScratch& s) override {
         const int64_t n = v.n;
         double* score = s.score.data();
-        cur_raw_scores(v.keys + h * v.kv_head_stride, v.values + h * v.kv_head_stride, n,
-                       v.head_dim, layer_g(v.layer), stride_, s.proj.data(), score);
+        if (v.keys != nullptr) {
+            cur_raw_scores(v.keys + h * v.kv_head_stride, v.values + h * v.kv_head_stride, n,
+                           v.head_dim, layer_g(v.layer), stride_, s.proj.data(), score);
+        } else {
+            const uint64_t head_bytes =
+                static_cast<uint64_t>(v.cache_head_rows * h) *
+                dtype_row_bytes(v.cache_type, static_cast<uint64_t>(v.head_dim));
+            cur_raw_scores(v.cache_type, static_cast<const uint8_t*>(v.cache_keys) + head_bytes,
+                           static_cast<const uint8_t*>(v.cache_values) + head_bytes, n,
+                           v.head_dim, layer_g(v.layer), stride_, s.rows.data(), s.proj.data(),
+                           score);
+        }
         double total = 0.0;
         for (int64_t i = 0; i < n; ++i) total += score[i];
         if (total > 0.0) {
