@@ -12,6 +12,7 @@
 #include "model/gguf.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
+#include "model/token_lookup.h"
 #include "util/error.h"
 
 namespace vase {
@@ -225,17 +226,6 @@ void add_unique(std::vector<int32_t>& ids, int32_t id) {
     if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
 }
 
-// The id of a token's text among the added tokens or the vocabulary; -1 if absent.
-int32_t find_token(const TokenizerSpec& spec, const std::string& text) {
-    for (const AddedToken& a : spec.added) {
-        if (a.content == text) return a.id;
-    }
-    for (size_t i = 0; i < spec.vocab.size(); ++i) {
-        if (spec.vocab[i] == text) return static_cast<int32_t>(i);
-    }
-    return -1;
-}
-
 std::string join_path(const std::string& dir, const char* name) {
     return (fs::path(dir) / name).string();
 }
@@ -302,7 +292,7 @@ Checkpoint load_hf_directory(const std::string& dir, const LoadOptions& options)
     }
     check_token_ids(ckpt.generation.eos_token_ids, ckpt.config.vocab_size, eos_source);
     if (!tok_config.eos_token.empty()) {
-        int32_t id = find_token(ckpt.tokenizer, tok_config.eos_token);
+        int32_t id = find_token_id(ckpt.tokenizer, tok_config.eos_token);
         if (id >= 0 && id < ckpt.config.vocab_size) add_unique(ckpt.generation.eos_token_ids, id);
     }
 
@@ -578,7 +568,7 @@ Checkpoint load_gguf(const std::string& file, const LoadOptions& options) {
     // llama.cpp ends generation at either of these for Qwen3 (it marks both as
     // end-of-generation tokens), whatever the eos id says; do the same.
     for (const char* text : {"<|im_end|>", "<|endoftext|>"}) {
-        int32_t id = find_token(ckpt.tokenizer, text);
+        int32_t id = find_token_id(ckpt.tokenizer, text);
         if (id >= 0) add_unique(gen.eos_token_ids, id);
     }
 
@@ -656,6 +646,17 @@ TokenizerSpec load_tokenizer_spec(const std::string& path) {
     }
     GgufFile g(path);  // maps the file but touches only the metadata pages
     return tokenizer_from_gguf(g);
+}
+
+int32_t find_token_id(const TokenizerSpec& spec, std::string_view text) {
+    if (text.empty()) return -1;
+    for (const AddedToken& a : spec.added) {
+        if (a.content == text) return a.id;
+    }
+    for (size_t i = 0; i < spec.vocab.size(); ++i) {
+        if (spec.vocab[i] == text) return static_cast<int32_t>(i);
+    }
+    return -1;
 }
 
 }  // namespace vase

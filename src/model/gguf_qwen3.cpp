@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "model/token_lookup.h"
 #include "util/error.h"
 
 namespace vase {
@@ -21,16 +22,6 @@ uint32_t llama_file_type(DType t) {
 }
 
 namespace {
-
-int32_t find_token_id(const TokenizerSpec& spec, const std::string& text) {
-    for (const AddedToken& a : spec.added) {
-        if (a.content == text) return a.id;
-    }
-    for (size_t i = 0; i < spec.vocab.size(); ++i) {
-        if (spec.vocab[i] == text) return static_cast<int32_t>(i);
-    }
-    return -1;
-}
 
 // tokenizer.ggml.*: one entry per embedding row (unused ids as [PAD<id>]),
 // added tokens typed control (special) or user-defined, the merges by rank,

@@ -12,6 +12,7 @@
 #include "model/gguf_qwen3.h"
 #include "model/hf_config.h"
 #include "model/safetensors.h"
+#include "model/token_lookup.h"
 #include "util/error.h"
 #include "util/mapped_file.h"
 #include "util/rng.h"
@@ -252,17 +253,6 @@ TokenizerFiles read_tokenizer_files(const std::string& dir) {
     return t;
 }
 
-int32_t token_id(const TokenizerSpec& spec, const std::string& text) {
-    if (text.empty()) return -1;
-    for (const AddedToken& a : spec.added) {
-        if (a.content == text) return a.id;
-    }
-    for (size_t i = 0; i < spec.vocab.size(); ++i) {
-        if (spec.vocab[i] == text) return static_cast<int32_t>(i);
-    }
-    return -1;
-}
-
 // Special ids as Qwen3 ships them: generation stops at <|im_end|> (the chat
 // turn end, tokenizer_config's eos_token) and <|endoftext|>; bos and padding
 // are <|endoftext|> (Qwen3 adds no bos token).
@@ -277,10 +267,10 @@ SpecialIds special_ids(const TokenizerFiles& tok) {
         if (id >= 0 && std::find(s.eos.begin(), s.eos.end(), id) == s.eos.end())
             s.eos.push_back(id);
     };
-    add(token_id(tok.spec, tok.config.eos_token));
-    add(token_id(tok.spec, "<|im_end|>"));
-    add(token_id(tok.spec, "<|endoftext|>"));
-    s.bos = token_id(tok.spec, "<|endoftext|>");
+    add(find_token_id(tok.spec, tok.config.eos_token));
+    add(find_token_id(tok.spec, "<|im_end|>"));
+    add(find_token_id(tok.spec, "<|endoftext|>"));
+    s.bos = find_token_id(tok.spec, "<|endoftext|>");
     if (s.bos < 0 && !s.eos.empty()) s.bos = s.eos.back();
     return s;
 }
