@@ -240,10 +240,18 @@ HfTokenizerConfig parse_hf_tokenizer_config(std::string_view json_text, const st
             out.chat_template = it->get<std::string>();
         } else if (it->is_array()) {
             // Older form: a list of {"name": ..., "template": ...}; use "default".
-            for (const json& t : *it) {
-                if (t.is_object() && t.value("name", "") == "default" && t.contains("template") &&
-                    t["template"].is_string()) {
-                    out.chat_template = t["template"].get<std::string>();
+            for (size_t i = 0; i < it->size(); ++i) {
+                const json& t = (*it)[i];
+                const auto name = t.is_object() ? t.find("name") : t.end();
+                const auto text = t.is_object() ? t.find("template") : t.end();
+                if (!t.is_object() || name == t.end() || !name->is_string() ||
+                    text == t.end() || !text->is_string()) {
+                    fail("{}: chat_template[{}] must be an object with string \"name\" and "
+                         "\"template\"",
+                         source, i);
+                }
+                if (name->get<std::string>() == "default") {
+                    out.chat_template = text->get<std::string>();
                 }
             }
         } else {

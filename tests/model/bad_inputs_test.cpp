@@ -101,6 +101,26 @@ TEST_F(BadHf, NumberBeyondDoubleInEachJsonFile) {
     expect_load_error({"model.safetensors", "not valid JSON", "1e999"});
 }
 
+// Found by fuzz_hf_config: the older list form of chat_template with a
+// non-string "name" made nlohmann::json throw type_error, which escaped the
+// loader uncaught (the process aborted). Each entry is now checked.
+TEST_F(BadHf, ChatTemplateListWithMistypedEntries) {
+    edit_json("tokenizer_config.json", [](json& j) {
+        j["chat_template"] = json::array({json{{"name", 193}, {"template", "x"}}});
+    });
+    expect_load_error({"tokenizer_config.json", "chat_template[0]", "string \"name\""});
+    edit_json("tokenizer_config.json", [](json& j) {
+        j["chat_template"] = json::array({json{{"name", "tool_use"}, {"template", "t"}}, 7});
+    });
+    expect_load_error({"tokenizer_config.json", "chat_template[1]"});
+    // The well-formed list form still gives the template named "default".
+    edit_json("tokenizer_config.json", [](json& j) {
+        j["chat_template"] = json::array({json{{"name", "tool_use"}, {"template", "T"}},
+                                          json{{"name", "default"}, {"template", "D"}}});
+    });
+    EXPECT_EQ(load_checkpoint(dir_).chat_template, "D");
+}
+
 TEST_F(BadHf, ConfigThatIsNotAnObject) {
     write_bytes(file("config.json"), "[1, 2]");
     expect_load_error({"config.json", "expected a JSON object"});
