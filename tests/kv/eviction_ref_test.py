@@ -11,8 +11,10 @@
 
 Usage: eviction_ref_test.py PATH/TO/vase
 """
+import atexit
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +26,7 @@ import ref_eviction as ref  # noqa: E402
 
 VASE = sys.argv[1]
 TMP = tempfile.mkdtemp(prefix="vase_evict_")
+atexit.register(shutil.rmtree, TMP, ignore_errors=True)
 FAILURES = []
 CHECKS = {"exact": 0, "near_tie": 0}
 TOL = 1e-5  # relative to the largest |score|: well above the float32 pipeline's error
