@@ -1,5 +1,5 @@
 // vase testbed: problems of the reasoning testbed's "table walk" task
-// (notes/testbed_format.md) as JSONL, for training data checks and for
+// (docs/testbed_format.md) as JSONL, for training data checks and for
 // comparing with the Python generator (tools/testbed/gen.py).
 //
 //   vase testbed gen --keys 32 --steps 64 --count 3 --seed 7
@@ -109,7 +109,7 @@ void solve() {
 
 void register_testbed(CLI::App& app) {
     CLI::App* cmd = app.add_subcommand(
-        "testbed", "Problems of the reasoning testbed's table-walk task (notes/testbed_format.md)");
+        "testbed", "Problems of the reasoning testbed's table-walk task (docs/testbed_format.md)");
     cmd->require_subcommand(1);
 
     auto a = std::make_shared<GenArgs>();

@@ -58,7 +58,7 @@ void walk(const Table& t, TableWalkProblem& p) {
         const int y = t.next[static_cast<size_t>(x)];
         const int d = t.digit[static_cast<size_t>(x)];
         s = (s + d) % 10;
-        p.solution.push_back(fmt::format("{}:{}>{}{}={}", i, kKeyChars[static_cast<size_t>(x)],
+        p.solution.push_back(fmt::format("{}:{}{}{}={}", i, kKeyChars[static_cast<size_t>(x)],
                                          kKeyChars[static_cast<size_t>(y)], d, s));
         x = y;
     }
@@ -119,7 +119,6 @@ TableWalkProblem make_table_walk(const TableWalkOptions& o, uint64_t seed) {
         const size_t x = static_cast<size_t>(listed[static_cast<size_t>(i)]);
         if (i > 0) p.question += ' ';
         p.question += kKeyChars[x];
-        p.question += '>';
         p.question += kKeyChars[static_cast<size_t>(t.next[x])];
         p.question += static_cast<char>('0' + t.digit[x]);
     }
@@ -132,7 +131,7 @@ TableWalkProblem solve_table_walk(std::string_view q) {
     auto malformed = [&](std::string_view what) -> void {
         fail(
             "table walk question: {} at byte {} (expected \"Start at X. Take N steps.\\n\" then "
-            "entries \"x>yd\" separated by single spaces)",
+            "entries \"xyd\" separated by single spaces)",
             what, pos);
     };
     Table t;
@@ -150,12 +149,12 @@ TableWalkProblem solve_table_walk(std::string_view q) {
     std::array<bool, kMaxKeys> listed{};
     int n_entries = 0, max_key = -1;
     for (;;) {
-        if (pos + 4 > q.size()) malformed("an entry is cut short");
+        if (pos + 3 > q.size()) malformed("an entry is cut short");
         const int x = key_index(q[pos]);
-        const int y = key_index(q[pos + 2]);
-        const char d = q[pos + 3];
-        if (x < 0 || q[pos + 1] != '>' || y < 0 || d < '0' || d > '9') {
-            malformed("an entry is not of the form x>yd");
+        const int y = key_index(q[pos + 1]);
+        const char d = q[pos + 2];
+        if (x < 0 || y < 0 || d < '0' || d > '9') {
+            malformed("an entry is not of the form xyd (key, next key, digit)");
         }
         if (listed[static_cast<size_t>(x)]) {
             malformed(fmt::format("key {} is listed twice", q[pos]));
@@ -165,7 +164,7 @@ TableWalkProblem solve_table_walk(std::string_view q) {
         t.digit[static_cast<size_t>(x)] = d - '0';
         max_key = std::max({max_key, x, y});
         ++n_entries;
-        pos += 4;
+        pos += 3;
         if (pos == q.size()) break;
         if (q[pos] != ' ') malformed("entries must be separated by single spaces");
         ++pos;

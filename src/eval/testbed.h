@@ -1,4 +1,4 @@
-// The reasoning testbed's "table walk" task (format: notes/testbed_format.md).
+// The reasoning testbed's "table walk" task (format: docs/testbed_format.md).
 // A table maps each of K keys to a next key and a digit; the next-key map is
 // one cycle through all keys. The question asks for the sum mod 10 of the
 // digits met on an N-step walk; the reference solution writes one line per
@@ -19,9 +19,9 @@ struct TableWalkOptions {
 };
 
 struct TableWalkProblem {
-    std::string question;  // "Start at c. Take 5 steps.\na>d4 c>b7 ..." (no trailing newline)
+    std::string question;  // "Start at c. Take 5 steps.\nad4 cb7 ..." (no trailing newline)
     std::string answer;    // the final sum, one digit
-    // One line per step, without the newline: "1:c>b7=7".
+    // One line per step, without the newline: "1:cb7=7".
     std::vector<std::string> solution;
 };
 
@@ -34,7 +34,7 @@ TableWalkProblem make_table_walk(const TableWalkOptions& options, uint64_t seed)
 
 // Parses a question in the format above and walks it. Throws vase::Error
 // saying what is malformed (a key outside the table, a key listed twice, an
-// entry that is not `x>yd`, N out of range, next keys that are not one
+// entry that is not `xyd`, N out of range, next keys that are not one
 // cycle, ...).
 TableWalkProblem solve_table_walk(std::string_view question);
 

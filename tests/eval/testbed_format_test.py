@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The C++ and Python sides of the testbed agree (notes/testbed_format.md).
+"""The C++ and Python sides of the testbed agree (docs/testbed_format.md).
 
 `vase testbed gen` problems for several K and N, and the eval tasks' problems,
 go through tools/testbed/gen.py check, which re-derives answer and solution
@@ -100,7 +100,7 @@ def main():
         r = run([vase, "testbed", "gen"] + args, expect_ok=False)
         if not 1 <= r.returncode <= 127 or word not in r.stderr:
             failures.append(f"testbed gen {' '.join(args)}: exit {r.returncode}, {r.stderr!r}")
-    r = run([vase, "testbed", "solve"], stdin='"Start at z. Take 3 steps.\\na>b1 b>a2"\n',
+    r = run([vase, "testbed", "solve"], stdin='"Start at z. Take 3 steps.\\nab1 ba2"\n',
             expect_ok=False)
     if not 1 <= r.returncode <= 127 or "line 1" not in r.stderr:
         failures.append(f"testbed solve of a bad question: exit {r.returncode}, {r.stderr!r}")

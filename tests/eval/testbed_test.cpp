@@ -1,5 +1,5 @@
 // The testbed's table-walk task (eval/testbed.h) against the format file
-// (notes/testbed_format.md): the worked example written out by hand, the
+// (docs/testbed_format.md): the worked example written out by hand, the
 // structure of generated tables (one cycle, the first K keys, uniform digits)
 // checked by parsing the question text independently of the solver,
 // determinism, refusals, the step checker, and the generated eval tasks.
@@ -23,29 +23,29 @@ namespace {
 const std::string kKeys = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 // The example of the format file, its lines copied from there.
-const char* const kExampleQuestion = "Start at c. Take 5 steps.\na>d4 c>b7 b>a0 d>c9";
+const char* const kExampleQuestion = "Start at c. Take 5 steps.\nad4 cb7 ba0 dc9";
 
 TEST(TableWalk, SolverReproducesTheFormatFileExample) {
     const TableWalkProblem p = solve_table_walk(kExampleQuestion);
     EXPECT_EQ(p.question, kExampleQuestion);
-    EXPECT_EQ(p.solution, (std::vector<std::string>{"1:c>b7=7", "2:b>a0=7", "3:a>d4=1", "4:d>c9=0",
-                                                    "5:c>b7=7"}));
+    EXPECT_EQ(p.solution,
+              (std::vector<std::string>{"1:cb7=7", "2:ba0=7", "3:ad4=1", "4:dc9=0", "5:cb7=7"}));
     EXPECT_EQ(p.answer, "7");
-    EXPECT_EQ(solution_text(p), "1:c>b7=7\n2:b>a0=7\n3:a>d4=1\n4:d>c9=0\n5:c>b7=7\n");
+    EXPECT_EQ(solution_text(p), "1:cb7=7\n2:ba0=7\n3:ad4=1\n4:dc9=0\n5:cb7=7\n");
     EXPECT_EQ(assistant_turn(p),
-              "<think>\n1:c>b7=7\n2:b>a0=7\n3:a>d4=1\n4:d>c9=0\n5:c>b7=7\n</think>\n\n\\boxed{7}"
+              "<think>\n1:cb7=7\n2:ba0=7\n3:ad4=1\n4:dc9=0\n5:cb7=7\n</think>\n\n\\boxed{7}"
               "<|im_end|>");
 }
 
 TEST(TableWalk, StepNumbersAndSumsPastTen) {
     // Two keys, each adding 9: sums 9, 8, 7, ... and steps with two and three digits.
-    const TableWalkProblem p = solve_table_walk("Start at b. Take 120 steps.\na>b9 b>a9");
+    const TableWalkProblem p = solve_table_walk("Start at b. Take 120 steps.\nab9 ba9");
     ASSERT_EQ(p.solution.size(), 120u);
-    EXPECT_EQ(p.solution[0], "1:b>a9=9");
-    EXPECT_EQ(p.solution[1], "2:a>b9=8");
-    EXPECT_EQ(p.solution[9], "10:a>b9=0");
-    EXPECT_EQ(p.solution[99], "100:a>b9=0");
-    EXPECT_EQ(p.solution[119], "120:a>b9=0");
+    EXPECT_EQ(p.solution[0], "1:ba9=9");
+    EXPECT_EQ(p.solution[1], "2:ab9=8");
+    EXPECT_EQ(p.solution[9], "10:ab9=0");
+    EXPECT_EQ(p.solution[99], "100:ab9=0");
+    EXPECT_EQ(p.solution[119], "120:ab9=0");
     EXPECT_EQ(p.answer, "0");
 }
 
@@ -53,7 +53,7 @@ TEST(TableWalk, StepNumbersAndSumsPastTen) {
 struct ParsedTable {
     char start = 0;
     int steps = 0;
-    std::vector<std::string> entries;  // "x>yd" in listed order
+    std::vector<std::string> entries;  // "xyd" in listed order
     std::map<char, char> next;
     std::map<char, int> digit;
 };
@@ -75,11 +75,10 @@ ParsedTable parse_for_test(const std::string& q) {
         size_t sp = rest.find(' ', pos);
         if (sp == std::string::npos) sp = rest.size();
         const std::string e = rest.substr(pos, sp - pos);
-        EXPECT_EQ(e.size(), 4u) << e;
-        EXPECT_EQ(e[1], '>') << e;
+        EXPECT_EQ(e.size(), 3u) << e;
         t.entries.push_back(e);
-        t.next[e[0]] = e[2];
-        t.digit[e[0]] = e[3] - '0';
+        t.next[e[0]] = e[1];
+        t.digit[e[0]] = e[2] - '0';
         pos = sp + 1;
     }
     return t;
@@ -117,7 +116,7 @@ TEST(TableWalk, GeneratedTablesAreOneCycleOverTheFirstKKeys) {
             int sum = 0;
             for (int i = 0; i < steps; ++i) {
                 sum = (sum + t.digit.at(x)) % 10;
-                const std::string line = std::to_string(i + 1) + ":" + x + ">" + t.next.at(x) +
+                const std::string line = std::to_string(i + 1) + ":" + x + t.next.at(x) +
                                          std::to_string(t.digit.at(x)) + "=" + std::to_string(sum);
                 ASSERT_EQ(p.solution[static_cast<size_t>(i)], line) << p.question;
                 x = t.next.at(x);
@@ -201,24 +200,25 @@ TEST(TableWalk, BadParametersAreRefused) {
 TEST(TableWalk, MalformedQuestionsAreRefused) {
     for (const char* q : {
              "",
-             "Start at c. Take 5 steps.",                     // no table
-             "Start at c. Take 5 steps.\n",                   // empty table
-             "Start at c. Take 05 steps.\na>b1 b>a2 c>a3",    // leading zero
-             "Start at c. Take 1000 steps.\na>b1 b>a2 c>a3",  // N too large
-             "Start at c. Take 0 steps.\na>b1 b>a2 c>a3",     // N too small
-             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3 ",    // trailing space
-             "Start at c. Take 5 steps.\na>b1  b>a2 c>a3",    // double space
-             "Start at c. Take 5 steps.\na>b1 b>a2 c>a3\n",   // trailing newline
-             "Start at c. Take 5 steps.\na>b1 a>c2 c>a3",     // a listed twice
-             "Start at c. Take 5 steps.\na>b1 b>d2 c>a3",     // d is not among 3 keys
-             "Start at e. Take 5 steps.\na>b1 b>c2 c>a3",     // start outside the table
-             "Start at c. Take 5 steps.\na>b1 b-c2 c>a3",     // not x>yd
-             "Start at c. Take 5 steps.\na>bx b>c2 c>a3",     // digit missing
-             "Start at 1. Take 5 steps.\na>b1 b>c2 c>a3",     // start not a key
-             "Start at c. Take 5 steps.\na>b",                // cut short
-             "Start at c. Take 5 steps.\na>b1",               // one key
-             "Start at a. Take 5 steps.\na>a1 b>b2",          // two cycles
-             "Start at a. Take 5 steps.\na>b1 b>b2 c>a3",     // not a permutation
+             "Start at c. Take 5 steps.",                  // no table
+             "Start at c. Take 5 steps.\n",                // empty table
+             "Start at c. Take 05 steps.\nab1 ba2 ca3",    // leading zero
+             "Start at c. Take 1000 steps.\nab1 ba2 ca3",  // N too large
+             "Start at c. Take 0 steps.\nab1 ba2 ca3",     // N too small
+             "Start at c. Take 5 steps.\nab1 ba2 ca3 ",    // trailing space
+             "Start at c. Take 5 steps.\nab1  ba2 ca3",    // double space
+             "Start at c. Take 5 steps.\nab1 ba2 ca3\n",   // trailing newline
+             "Start at c. Take 5 steps.\nab1 ac2 ca3",     // a listed twice
+             "Start at c. Take 5 steps.\nab1 bd2 ca3",     // d is not among 3 keys
+             "Start at e. Take 5 steps.\nab1 bc2 ca3",     // start outside the table
+             "Start at c. Take 5 steps.\nab1 b-2 ca3",     // not xyd
+             "Start at c. Take 5 steps.\na>b1 b>c2 c>a3",  // the format before 2026-11-23
+             "Start at c. Take 5 steps.\nabx bc2 ca3",     // digit missing
+             "Start at 1. Take 5 steps.\nab1 bc2 ca3",     // start not a key
+             "Start at c. Take 5 steps.\nab",              // cut short
+             "Start at c. Take 5 steps.\nab1",             // one key
+             "Start at a. Take 5 steps.\naa1 bb2",         // two cycles
+             "Start at a. Take 5 steps.\nab1 bb2 ca3",     // not a permutation
          }) {
         EXPECT_THROW(solve_table_walk(q), Error) << q;
     }
@@ -234,24 +234,24 @@ TEST(TableWalk, CheckerCountsLeadingCorrectSteps) {
     EXPECT_EQ(check_table_walk(p, all.substr(0, all.size() - 1)).correct_steps, 5);
     EXPECT_EQ(check_table_walk(p, "<think>\n" + all + "</think>").correct_steps, 5);
     // A wrong sum at step 3 stops the count there even if later lines are right again.
-    const std::string wrong3 = "1:c>b7=7\n2:b>a0=7\n3:a>d4=2\n4:d>c9=0\n5:c>b7=7\n";
+    const std::string wrong3 = "1:cb7=7\n2:ba0=7\n3:ad4=2\n4:dc9=0\n5:cb7=7\n";
     EXPECT_EQ(check_table_walk(p, wrong3).correct_steps, 2);
     EXPECT_EQ(check_table_walk(p, wrong3).first_deviation(), 3);
-    EXPECT_EQ(check_table_walk(p, wrong3).deviating_line, "3:a>d4=2");
+    EXPECT_EQ(check_table_walk(p, wrong3).deviating_line, "3:ad4=2");
     EXPECT_EQ(check_table_walk(p, all).deviating_line, "");
-    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\n2:b>a0=7").deviating_line, "");
+    EXPECT_EQ(check_table_walk(p, "1:cb7=7\n2:ba0=7").deviating_line, "");
     // A wrong next key at step 1.
-    EXPECT_EQ(check_table_walk(p, "1:c>a7=7\n2:b>a0=7\n").correct_steps, 0);
-    EXPECT_EQ(check_table_walk(p, "1:c>a7=7\n2:b>a0=7\n").first_deviation(), 1);
+    EXPECT_EQ(check_table_walk(p, "1:ca7=7\n2:ba0=7\n").correct_steps, 0);
+    EXPECT_EQ(check_table_walk(p, "1:ca7=7\n2:ba0=7\n").first_deviation(), 1);
     // Stopped early, or cut in the middle of a line.
-    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\n2:b>a0=7\n").correct_steps, 2);
-    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\n2:b>a0=7\n3:a>d4=").correct_steps, 2);
-    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\n2:b>a0=7\n3:a>d4=").first_deviation(), 3);
+    EXPECT_EQ(check_table_walk(p, "1:cb7=7\n2:ba0=7\n").correct_steps, 2);
+    EXPECT_EQ(check_table_walk(p, "1:cb7=7\n2:ba0=7\n3:ad4=").correct_steps, 2);
+    EXPECT_EQ(check_table_walk(p, "1:cb7=7\n2:ba0=7\n3:ad4=").first_deviation(), 3);
     // Extra text after the N steps does not matter; text before them does.
     EXPECT_EQ(check_table_walk(p, all + "so the answer is 7").correct_steps, 5);
     EXPECT_EQ(check_table_walk(p, "Let me walk.\n" + all).correct_steps, 0);
     EXPECT_EQ(check_table_walk(p, "").correct_steps, 0);
-    EXPECT_EQ(check_table_walk(p, "1:c>b7=7\r\n2:b>a0=7\r\n").correct_steps, 2);
+    EXPECT_EQ(check_table_walk(p, "1:cb7=7\r\n2:ba0=7\r\n").correct_steps, 2);
 }
 
 TEST(TableWalk, TheMathGraderGradesTheAnswer) {

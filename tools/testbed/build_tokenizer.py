@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Writes tools/testbed/tokenizer.json and tokenizer_config.json: a byte-level BPE
-tokenizer of the Qwen2 kind with no merges (notes/testbed_format.md).
+tokenizer of the Qwen2 kind with no merges (docs/testbed_format.md).
 
 Token id b (0..255) is byte b, spelled with the GPT-2 byte-to-unicode symbol of b;
 ids 256..260 are <|endoftext|>, <|im_start|>, <|im_end|>, <think>, </think>.

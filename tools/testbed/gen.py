@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The "table walk" testbed task (docs/testbed.md, format: notes/testbed_format.md).
+"""The "table walk" testbed task (docs/testbed.md, format: docs/testbed_format.md).
 
 A table maps each of K keys to a next key (one random cycle through all keys) and a
 digit; the model walks N steps from a start key, writing each step and the running
@@ -30,7 +30,7 @@ class Problem:
         self.entries = entries    # list of (x, y, d) in display order
 
     def question(self):
-        table = " ".join(f"{x}>{y}{d}" for x, y, d in self.entries)
+        table = " ".join(f"{x}{y}{d}" for x, y, d in self.entries)
         return f"Start at {self.start}. Take {self.steps} steps.\n{table}"
 
 
@@ -52,7 +52,7 @@ def generate(rng, k, n):
 
 
 QUESTION_RE = re.compile(r"Start at ([A-Za-z])\. Take ([1-9][0-9]{0,2}) steps\.\n(.*)", re.S)
-ENTRY_RE = re.compile(r"([A-Za-z])>([A-Za-z])([0-9])")
+ENTRY_RE = re.compile(r"([A-Za-z])([A-Za-z])([0-9])")
 
 
 def parse(question):
@@ -92,7 +92,7 @@ def solve(p):
     for i in range(1, p.steps + 1):
         y, d = table[x]
         s = (s + d) % 10
-        lines.append(f"{i}:{x}>{y}{d}={s}\n")
+        lines.append(f"{i}:{x}{y}{d}={s}\n")
         x = y
     return "".join(lines), s
 
