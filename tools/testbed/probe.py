@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Teacher-forced loss and accuracy of a train.py checkpoint per field of the solution lines
-`{i}:{x}>{y}{d}={s}`: idx (step number), x (copy of the previous y), y and d (table
-lookup), s (running sum), end (the closing tokens). Shows which skill is still missing.
+`{i}:{x}{y}{d}={s}`: idx (step number), x (copy of the previous y), y1 and d1 (lookup in the
+prompt's table, steps 1..K), y2 and d2 (steps after K, whose entry the chain also wrote K
+lines earlier), s (running sum), end (the closing tokens). Shows which skill is missing.
 
     /usr/bin/python3 tools/testbed/probe.py [--ckpt tools/testbed/run/ckpt.pt] [--k 32 --n 64]
 """
@@ -21,9 +22,10 @@ from model import CONFIG, Qwen3, encode  # noqa: E402
 def labels(p, n_tokens):
     lines, _ = gen.solve(p)
     out = ["think", "nl"]
-    for ln in lines.splitlines(True):
+    for i, ln in enumerate(lines.splitlines(True)):
         idx = ln.split(":")[0]
-        out += ["idx"] * len(idx) + ["colon", "x", "gt", "y", "d", "eq", "s", "nl"]
+        lap = "1" if i < len(p.entries) else "2"
+        out += ["idx"] * len(idx) + ["colon", "x", "y" + lap, "d" + lap, "eq", "s", "nl"]
     return out + ["end"] * (n_tokens - len(out))
 
 
