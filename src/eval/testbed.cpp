@@ -118,6 +118,7 @@ TableWalkProblem make_table_walk(const TableWalkOptions& o, uint64_t seed) {
     for (int i = 0; i < o.keys; ++i) {
         const size_t x = static_cast<size_t>(listed[static_cast<size_t>(i)]);
         if (i > 0) p.question += ' ';
+        p.question += ':';
         p.question += kKeyChars[x];
         p.question += kKeyChars[static_cast<size_t>(t.next[x])];
         p.question += static_cast<char>('0' + t.digit[x]);
@@ -131,7 +132,7 @@ TableWalkProblem solve_table_walk(std::string_view q) {
     auto malformed = [&](std::string_view what) -> void {
         fail(
             "table walk question: {} at byte {} (expected \"Start at X. Take N steps.\\n\" then "
-            "entries \"xyd\" separated by single spaces)",
+            "entries \":xyd\" separated by single spaces)",
             what, pos);
     };
     Table t;
@@ -149,22 +150,22 @@ TableWalkProblem solve_table_walk(std::string_view q) {
     std::array<bool, kMaxKeys> listed{};
     int n_entries = 0, max_key = -1;
     for (;;) {
-        if (pos + 3 > q.size()) malformed("an entry is cut short");
-        const int x = key_index(q[pos]);
-        const int y = key_index(q[pos + 1]);
-        const char d = q[pos + 2];
-        if (x < 0 || y < 0 || d < '0' || d > '9') {
-            malformed("an entry is not of the form xyd (key, next key, digit)");
+        if (pos + 4 > q.size()) malformed("an entry is cut short");
+        const int x = key_index(q[pos + 1]);
+        const int y = key_index(q[pos + 2]);
+        const char d = q[pos + 3];
+        if (q[pos] != ':' || x < 0 || y < 0 || d < '0' || d > '9') {
+            malformed("an entry is not of the form :xyd (colon, key, next key, digit)");
         }
         if (listed[static_cast<size_t>(x)]) {
-            malformed(fmt::format("key {} is listed twice", q[pos]));
+            malformed(fmt::format("key {} is listed twice", q[pos + 1]));
         }
         listed[static_cast<size_t>(x)] = true;
         t.next[static_cast<size_t>(x)] = y;
         t.digit[static_cast<size_t>(x)] = d - '0';
         max_key = std::max({max_key, x, y});
         ++n_entries;
-        pos += 3;
+        pos += 4;
         if (pos == q.size()) break;
         if (q[pos] != ' ') malformed("entries must be separated by single spaces");
         ++pos;

@@ -19,7 +19,7 @@ struct TableWalkOptions {
 };
 
 struct TableWalkProblem {
-    std::string question;  // "Start at c. Take 5 steps.\nad4 cb7 ..." (no trailing newline)
+    std::string question;  // "Start at c. Take 5 steps.\n:ad4 :cb7 ..." (no trailing newline)
     std::string answer;    // the final sum, one digit
     // One line per step, without the newline: "1:cb7=7".
     std::vector<std::string> solution;
@@ -34,7 +34,7 @@ TableWalkProblem make_table_walk(const TableWalkOptions& options, uint64_t seed)
 
 // Parses a question in the format above and walks it. Throws vase::Error
 // saying what is malformed (a key outside the table, a key listed twice, an
-// entry that is not `xyd`, N out of range, next keys that are not one
+// entry that is not `:xyd`, N out of range, next keys that are not one
 // cycle, ...).
 TableWalkProblem solve_table_walk(std::string_view question);
 

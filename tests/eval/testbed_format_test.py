@@ -100,7 +100,7 @@ def main():
         r = run([vase, "testbed", "gen"] + args, expect_ok=False)
         if not 1 <= r.returncode <= 127 or word not in r.stderr:
             failures.append(f"testbed gen {' '.join(args)}: exit {r.returncode}, {r.stderr!r}")
-    r = run([vase, "testbed", "solve"], stdin='"Start at z. Take 3 steps.\\nab1 ba2"\n',
+    r = run([vase, "testbed", "solve"], stdin='"Start at z. Take 3 steps.\\n:ab1 :ba2"\n',
             expect_ok=False)
     if not 1 <= r.returncode <= 127 or "line 1" not in r.stderr:
         failures.append(f"testbed solve of a bad question: exit {r.returncode}, {r.stderr!r}")

@@ -23,7 +23,7 @@ namespace {
 const std::string kKeys = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
 // The example of the format file, its lines copied from there.
-const char* const kExampleQuestion = "Start at c. Take 5 steps.\nad4 cb7 ba0 dc9";
+const char* const kExampleQuestion = "Start at c. Take 5 steps.\n:ad4 :cb7 :ba0 :dc9";
 
 TEST(TableWalk, SolverReproducesTheFormatFileExample) {
     const TableWalkProblem p = solve_table_walk(kExampleQuestion);
@@ -39,7 +39,7 @@ TEST(TableWalk, SolverReproducesTheFormatFileExample) {
 
 TEST(TableWalk, StepNumbersAndSumsPastTen) {
     // Two keys, each adding 9: sums 9, 8, 7, ... and steps with two and three digits.
-    const TableWalkProblem p = solve_table_walk("Start at b. Take 120 steps.\nab9 ba9");
+    const TableWalkProblem p = solve_table_walk("Start at b. Take 120 steps.\n:ab9 :ba9");
     ASSERT_EQ(p.solution.size(), 120u);
     EXPECT_EQ(p.solution[0], "1:ba9=9");
     EXPECT_EQ(p.solution[1], "2:ab9=8");
@@ -53,7 +53,7 @@ TEST(TableWalk, StepNumbersAndSumsPastTen) {
 struct ParsedTable {
     char start = 0;
     int steps = 0;
-    std::vector<std::string> entries;  // "xyd" in listed order
+    std::vector<std::string> entries;  // ":xyd" in listed order
     std::map<char, char> next;
     std::map<char, int> digit;
 };
@@ -75,10 +75,11 @@ ParsedTable parse_for_test(const std::string& q) {
         size_t sp = rest.find(' ', pos);
         if (sp == std::string::npos) sp = rest.size();
         const std::string e = rest.substr(pos, sp - pos);
-        EXPECT_EQ(e.size(), 3u) << e;
+        EXPECT_EQ(e.size(), 4u) << e;
+        EXPECT_EQ(e[0], ':') << e;
         t.entries.push_back(e);
-        t.next[e[0]] = e[1];
-        t.digit[e[0]] = e[2] - '0';
+        t.next[e[1]] = e[2];
+        t.digit[e[1]] = e[3] - '0';
         pos = sp + 1;
     }
     return t;
@@ -98,7 +99,7 @@ TEST(TableWalk, GeneratedTablesAreOneCycleOverTheFirstKKeys) {
             ASSERT_EQ(static_cast<int>(t.entries.size()), keys) << p.question;
             // The listed keys are exactly the first K letters, each once.
             std::set<char> listed;
-            for (const std::string& e : t.entries) listed.insert(e[0]);
+            for (const std::string& e : t.entries) listed.insert(e[1]);
             ASSERT_EQ(listed, std::set<char>(kKeys.begin(), kKeys.begin() + keys)) << p.question;
             ASSERT_TRUE(listed.count(t.start)) << p.question;
             // Following next from the start visits every key once and comes back after K.
@@ -149,8 +150,8 @@ TEST(TableWalk, EntriesAreListedInAnOrderOfTheirOwn) {
         const ParsedTable t = parse_for_test(make_table_walk({32, 64}, seed).question);
         bool alphabetical = true, cycle_order = true;
         for (size_t i = 1; i < t.entries.size(); ++i) {
-            alphabetical &= kKeys.find(t.entries[i - 1][0]) < kKeys.find(t.entries[i][0]);
-            cycle_order &= t.entries[i - 1][2] == t.entries[i][0];
+            alphabetical &= kKeys.find(t.entries[i - 1][1]) < kKeys.find(t.entries[i][1]);
+            cycle_order &= t.entries[i - 1][2] == t.entries[i][1];
         }
         EXPECT_FALSE(alphabetical) << seed;
         EXPECT_FALSE(cycle_order) << seed;
@@ -200,25 +201,26 @@ TEST(TableWalk, BadParametersAreRefused) {
 TEST(TableWalk, MalformedQuestionsAreRefused) {
     for (const char* q : {
              "",
-             "Start at c. Take 5 steps.",                  // no table
-             "Start at c. Take 5 steps.\n",                // empty table
-             "Start at c. Take 05 steps.\nab1 ba2 ca3",    // leading zero
-             "Start at c. Take 1000 steps.\nab1 ba2 ca3",  // N too large
-             "Start at c. Take 0 steps.\nab1 ba2 ca3",     // N too small
-             "Start at c. Take 5 steps.\nab1 ba2 ca3 ",    // trailing space
-             "Start at c. Take 5 steps.\nab1  ba2 ca3",    // double space
-             "Start at c. Take 5 steps.\nab1 ba2 ca3\n",   // trailing newline
-             "Start at c. Take 5 steps.\nab1 ac2 ca3",     // a listed twice
-             "Start at c. Take 5 steps.\nab1 bd2 ca3",     // d is not among 3 keys
-             "Start at e. Take 5 steps.\nab1 bc2 ca3",     // start outside the table
-             "Start at c. Take 5 steps.\nab1 b-2 ca3",     // not xyd
-             "Start at c. Take 5 steps.\na>b1 b>c2 c>a3",  // the format before 2026-11-23
-             "Start at c. Take 5 steps.\nabx bc2 ca3",     // digit missing
-             "Start at 1. Take 5 steps.\nab1 bc2 ca3",     // start not a key
-             "Start at c. Take 5 steps.\nab",              // cut short
-             "Start at c. Take 5 steps.\nab1",             // one key
-             "Start at a. Take 5 steps.\naa1 bb2",         // two cycles
-             "Start at a. Take 5 steps.\nab1 bb2 ca3",     // not a permutation
+             "Start at c. Take 5 steps.",                     // no table
+             "Start at c. Take 5 steps.\n",                   // empty table
+             "Start at c. Take 05 steps.\n:ab1 :ba2 :ca3",    // leading zero
+             "Start at c. Take 1000 steps.\n:ab1 :ba2 :ca3",  // N too large
+             "Start at c. Take 0 steps.\n:ab1 :ba2 :ca3",     // N too small
+             "Start at c. Take 5 steps.\n:ab1 :ba2 :ca3 ",    // trailing space
+             "Start at c. Take 5 steps.\n:ab1  :ba2 :ca3",    // double space
+             "Start at c. Take 5 steps.\n:ab1 :ba2 :ca3\n",   // trailing newline
+             "Start at c. Take 5 steps.\n:ab1 :ac2 :ca3",     // a listed twice
+             "Start at c. Take 5 steps.\n:ab1 :bd2 :ca3",     // d is not among 3 keys
+             "Start at e. Take 5 steps.\n:ab1 :bc2 :ca3",     // start outside the table
+             "Start at c. Take 5 steps.\n:ab1 :b-2 :ca3",     // not :xyd
+             "Start at c. Take 5 steps.\na>b1 b>c2 c>a3",     // an earlier format
+             "Start at c. Take 5 steps.\nab1 bc2 ca3",        // no colons
+             "Start at c. Take 5 steps.\n:abx :bc2 :ca3",     // digit missing
+             "Start at 1. Take 5 steps.\n:ab1 :bc2 :ca3",     // start not a key
+             "Start at c. Take 5 steps.\n:ab",                // cut short
+             "Start at c. Take 5 steps.\n:ab1",               // one key
+             "Start at a. Take 5 steps.\n:aa1 :bb2",          // two cycles
+             "Start at a. Take 5 steps.\n:ab1 :bb2 :ca3",     // not a permutation
          }) {
         EXPECT_THROW(solve_table_walk(q), Error) << q;
     }

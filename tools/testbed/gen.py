@@ -30,7 +30,7 @@ class Problem:
         self.entries = entries    # list of (x, y, d) in display order
 
     def question(self):
-        table = " ".join(f"{x}{y}{d}" for x, y, d in self.entries)
+        table = " ".join(f":{x}{y}{d}" for x, y, d in self.entries)
         return f"Start at {self.start}. Take {self.steps} steps.\n{table}"
 
 
@@ -52,7 +52,7 @@ def generate(rng, k, n):
 
 
 QUESTION_RE = re.compile(r"Start at ([A-Za-z])\. Take ([1-9][0-9]{0,2}) steps\.\n(.*)", re.S)
-ENTRY_RE = re.compile(r"([A-Za-z])([A-Za-z])([0-9])")
+ENTRY_RE = re.compile(r":([A-Za-z])([A-Za-z])([0-9])")
 
 
 def parse(question):
