@@ -28,9 +28,9 @@ from model import CONFIG, PAD, Qwen3, decode, encode  # noqa: E402
 DEFAULT_K, DEFAULT_N = 32, 64
 
 
-def sample_problem(rng, frac, p_default, n_cap=None, p_small=0.0):
-    """(K, N) for one training problem at training fraction frac (N <= n_cap if given);
-    with probability p_small a small single-pass problem (K <= 12, N <= K)."""
+def sample_problem(rng, frac, p_default, n_cap=None, p_small=0.0, one_lap=False):
+    """(K, N) for one training problem at training fraction frac (N <= n_cap if given;
+    N <= K if one_lap); with probability p_small a small one-lap problem (K <= 12, N <= K)."""
     r = rng.random()
     if r < p_default:
         return DEFAULT_K, DEFAULT_N
@@ -39,7 +39,7 @@ def sample_problem(rng, frac, p_default, n_cap=None, p_small=0.0):
         return k, rng.randint(1, k)
     k = rng.randint(2, 52) if rng.random() < 0.25 else rng.randint(2, 40)
     n_max = int(24 + (96 - 24) * min(1.0, frac / 0.3))
-    return k, rng.randint(1, n_cap or n_max)
+    return k, rng.randint(1, min(k, n_cap or n_max) if one_lap else (n_cap or n_max))
 
 
 def example(rng, k, n):
@@ -57,7 +57,7 @@ def make_batches(rng, frac, args, pool_tokens=4):
                     (args.p_default_max - args.p_default_min) * frac / 0.4)
     pool, total = [], 0
     while total < pool_tokens * args.batch_tokens:
-        k, n = sample_problem(rng, frac, p_default, args.n_cap, args.p_small)
+        k, n = sample_problem(rng, frac, p_default, args.n_cap, args.p_small, args.one_lap)
         prompt, turn = example(rng, k, n)
         pool.append((prompt, turn, (k, n) == (DEFAULT_K, DEFAULT_N)))
         total += len(prompt) + len(turn) - 1
@@ -127,6 +127,9 @@ def main():
     ap.add_argument("--batch-tokens", type=int, default=8192)
     ap.add_argument("--p-default-min", type=float, default=0.15)
     ap.add_argument("--p-default-max", type=float, default=0.6)
+    ap.add_argument("--one-lap", action="store_true",
+                    help="N <= K in every problem but the default ones: each lookup must read the "
+                         "prompt's table, as no earlier line holds the entry")
     ap.add_argument("--n-cap", type=int, default=None,
                     help="cap on N of the mixed-in problems (instead of the growing 24..96)")
     ap.add_argument("--p-small", type=float, default=0.0,
