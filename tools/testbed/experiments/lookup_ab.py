@@ -6,6 +6,7 @@ every 90 s the teacher-forced accuracy of the lookups y1 and d1 on 30 K=8 N=8 pr
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py A 13   # table entries ':xyd'
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py B 13   # value first ':ydx'
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py S 13   # ':xyd', QK-norm gains 2.5
+    /usr/bin/python3 tools/testbed/experiments/lookup_ab.py R 13   # table inside the thinking
 
 One thread each; A and B ran side by side, S beside the main run. Variants A and B ran
 before the norm weights were taken out of weight decay (which S and any rerun have).
@@ -27,9 +28,24 @@ nd = [p_ for n_, p_ in m.named_parameters() if 'norm' in n_]
 de = [p_ for n_, p_ in m.named_parameters() if 'norm' not in n_]
 opt = torch.optim.AdamW([dict(params=de), dict(params=nd, weight_decay=0.0)], lr=3e-3, betas=(0.9, 0.95), weight_decay=0.01)
 rng = random.Random(seed)
+SKIP = 2  # tokens of the assistant turn before the first line ("<think>", newline)
+
+
+def render(p):
+    """(prompt ids, assistant-turn ids): variant R moves the table out of the user turn into
+    the start of the thinking, as untrained context (a diagnostic, not a task format)."""
+    if variant != 'R':
+        return encode(gen.render_prompt(p.question())), encode(gen.assistant_turn(p))
+    head, table = p.question().split("\n", 1)
+    turn = gen.assistant_turn(p)
+    return (encode(gen.render_prompt(head) + "<think>\n" + table + "\n"),
+            encode(turn[len("<think>\n"):]))
+
+
 def ex(k, n):
     p = gen.generate(rng, k, n)
-    return encode(gen.render_prompt(p.question())), encode(gen.assistant_turn(p)), p
+    pr, tu = render(p)
+    return pr, tu, p
 def batch():
     seqs, tot = [], 0
     while tot < 4096:
@@ -45,10 +61,10 @@ def probe():
     m.eval()
     for _ in range(30):
         p = gen.generate(prng, 8, 8)
-        pr = encode(gen.render_prompt(p.question())); tu = encode(gen.assistant_turn(p))
+        pr, tu = render(p)
         with torch.no_grad():
             am = m(torch.tensor([(pr + tu)[:-1]]))[0].argmax(-1)
-        lines, _ = gen.solve(p); off = len(pr) - 1 + 2
+        lines, _ = gen.solve(p); off = len(pr) - 1 + (0 if variant == 'R' else SKIP)
         for ln in lines.splitlines(True):
             c = ln.index(':')
             for f, j in (('y', c + 2), ('d', c + 3)):
