@@ -7,6 +7,7 @@ every 90 s the teacher-forced accuracy of the lookups y1 and d1 on 30 K=8 N=8 pr
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py B 13   # value first ':ydx'
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py S 13   # ':xyd', QK-norm gains 2.5
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py R 13   # table inside the thinking
+    /usr/bin/python3 tools/testbed/experiments/lookup_ab.py O 13   # entries in walk order
 
 One thread each; A and B ran side by side, S beside the main run. Variants A and B ran
 before the norm weights were taken out of weight decay (which S and any rerun have).
@@ -34,6 +35,13 @@ SKIP = 2  # tokens of the assistant turn before the first line ("<think>", newli
 def render(p):
     """(prompt ids, assistant-turn ids): variant R moves the table out of the user turn into
     the start of the thinking, as untrained context (a diagnostic, not a task format)."""
+    if variant == 'O':  # entries listed in the order of the walk from the start key
+        nxt = {x: (y, d) for x, y, d in p.entries}
+        order, x = [], p.start
+        for _ in range(len(p.entries)):
+            order.append((x,) + nxt[x])
+            x = nxt[x][0]
+        p = gen.Problem(p.start, p.steps, order)
     if variant != 'R':
         return encode(gen.render_prompt(p.question())), encode(gen.assistant_turn(p))
     head, table = p.question().split("\n", 1)
