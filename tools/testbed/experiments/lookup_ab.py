@@ -9,7 +9,7 @@ every 90 s the teacher-forced accuracy of the lookups y1 and d1 on 30 K=8 N=8 pr
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py R 13   # table inside the thinking
     /usr/bin/python3 tools/testbed/experiments/lookup_ab.py O 13   # entries in walk order
 
-One thread each; A and B ran side by side, S beside the main run. Variants A and B ran
+An optional third argument sets torch's threads (default 1). A and B ran side by side, S beside the main run. Variants A and B ran
 before the norm weights were taken out of weight decay (which S and any rerun have).
 """
 import math, os, random, sys, time
@@ -20,7 +20,7 @@ from model import CONFIG, Qwen3, encode, PAD
 variant, minutes, seed = sys.argv[1], float(sys.argv[2]), 1
 if variant == 'B':   # value first: ':ydx'
     gen.Problem.question = lambda self: f"Start at {self.start}. Take {self.steps} steps.\n" + " ".join(f":{y}{d}{x}" for x, y, d in self.entries)
-torch.set_num_threads(1); torch.manual_seed(seed)
+torch.set_num_threads(int(sys.argv[3]) if len(sys.argv) > 3 else 1); torch.manual_seed(seed)
 m = Qwen3(CONFIG)
 if variant == 'S':  # sharper attention possible from the start: QK-norm gains 2.5, not decayed
     for n_, p_ in m.named_parameters():
