@@ -19,7 +19,7 @@ struct TableWalkOptions {
 };
 
 struct TableWalkProblem {
-    std::string question;  // "Start at c. Take 5 steps.\n:ad4 :cb7 ..." (no trailing newline)
+    std::string question;  // "Start at c. Take 5 steps.\n:cb7 :ba0 ..." (no trailing newline)
     std::string answer;    // the final sum, one digit
     // One line per step, without the newline: "1:cb7=7".
     std::vector<std::string> solution;

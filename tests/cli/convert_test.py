@@ -135,7 +135,7 @@ def read_gguf_tensors(path):
 
 
 def generate(vase, model, out_npy, n=16):
-    r = run([vase, "generate", "-m", model, "--chat", "Start at c. Take 5 steps.\n:ad4 :cb7 :ba0 :dc9",
+    r = run([vase, "generate", "-m", model, "--chat", "Start at c. Take 5 steps.\n:cb7 :ba0 :ad4 :dc9",
              "--temp", "0", "-n", str(n), "--ignore-eos", "--json", "--dump-logits", out_npy,
              "-t", "1"])
     return json.loads(r.stdout)["tokens"], np.load(out_npy)
