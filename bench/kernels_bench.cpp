@@ -18,6 +18,8 @@
 #include <string>
 #include <vector>
 
+#include "kv/policy.h"
+#include "kv/scoring.h"
 #include "ops/kernels.h"
 #include "util/rng.h"
 
@@ -324,6 +326,39 @@ void BM_silu_mul(benchmark::State& state) {
 }
 BENCHMARK(BM_silu_mul);
 
+// CUR scores (the `cur` policy's pass) of one KV head's 16-bit cache rows:
+// 4,160 slots (budget 4,096 plus a window of 64), head_dim 128, rank 20
+// padded to 24 columns. A pass runs this for every layer and KV head.
+void BM_cur_scores(benchmark::State& state) {
+    const auto type = static_cast<DType>(state.range(0));
+    const int64_t n = state.range(1), head_dim = 128, stride = 24;
+    const uint64_t bytes = dtype_row_bytes(type, n * head_dim);
+    std::vector<float> tmp(n * head_dim), g(head_dim * stride, 0.0f);
+    Rng rng(3);
+    for (auto& t : tmp) t = static_cast<float>(rng.uniform() - 0.5);
+    for (int64_t d = 0; d < head_dim; ++d) {
+        for (int64_t c = 0; c < 20; ++c) g[d * stride + c] = static_cast<float>(rng.normal());
+    }
+    Bytes k = alloc_bytes(bytes), v = alloc_bytes(bytes);
+    quantize_row(type, tmp.data(), n * head_dim, k.get());
+    quantize_row(type, tmp.data(), n * head_dim, v.get());
+    std::vector<float> rows(2 * kCurBlock * head_dim), proj(2 * kCurRows * stride);
+    std::vector<double> out(n);
+    for (auto _ : state) {
+        cur_raw_scores(type, k.get(), v.get(), n, head_dim, g.data(), stride, rows.data(),
+                       proj.data(), out.data());
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.counters["rows/s"] = benchmark::Counter(static_cast<double>(n),
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+    state.SetLabel(std::string(dtype_name(type)));
+}
+BENCHMARK(BM_cur_scores)
+    ->ArgNames({"dtype", "slots"})
+    ->Args({static_cast<int64_t>(DType::F16), 4160})
+    ->Args({static_cast<int64_t>(DType::BF16), 4160})
+    ->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace vase
 
@@ -345,3 +380,4 @@ int main(int argc, char** argv) {
     benchmark::Shutdown();
     return 0;
 }
+

@@ -17,7 +17,7 @@ PolicyScratch::PolicyScratch(const PolicyShape& shape, bool with_attention) {
     score.resize(n);
     key.resize(n);
     dims.resize(static_cast<size_t>(std::max<int64_t>(shape.head_dim, 1)));
-    proj.resize(2 * (kMaxCurRank + 8));
+    proj.resize(2 * kCurRows * (kMaxCurRank + 8));
     rows.resize(static_cast<size_t>(2 * kCurBlock * std::max<int64_t>(shape.head_dim, 1)));
     order.resize(n);
     taken.resize(n);

@@ -74,7 +74,7 @@ struct PolicyScratch {
     std::vector<double> score;      // [max_candidates] attention (or other) score
     std::vector<double> key;        // [max_candidates] sampling keys, redundancy, ...
     std::vector<double> dims;       // [head_dim] redundancy key sum
-    std::vector<float> proj;        // [2 * (kMaxCurRank + 8)] cur projections of one candidate
+    std::vector<float> proj;        // [2 * kCurRows * (kMaxCurRank + 8)] cur projections
     std::vector<float> rows;        // [2 * kCurBlock * head_dim] cur: 16-bit rows as f32
     std::vector<int64_t> order;     // [max_candidates] index permutation for top-k
     std::vector<uint8_t> taken;     // [max_candidates] 1 = already kept

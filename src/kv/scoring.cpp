@@ -193,38 +193,72 @@ void weighted_rows_pass(const float* logits, int64_t n, int64_t lanes, const flo
     }
 }
 
+// |p|^2 in double over n columns.
+VASE_INLINE double squared_norm(const float* p, int64_t n) {
+    double sum = 0.0;
+    for (int64_t c = 0; c < n; ++c) sum += static_cast<double>(p[c]) * p[c];
+    return sum;
+}
+
+// Projections of R rows of keys and values onto 24 columns of g (one 16-wide
+// and one 8-wide vector per row and side): each load of g serves 2R
+// products. Every row's lanes see the same operations whatever R is, so a
+// row's result does not depend on the rows beside it.
+template <int R>
+VASE_INLINE void cur_project24(const float* keys, const float* values, int64_t head_dim,
+                               const float* g, int64_t g_stride, float* pk, float* pv) {
+    V16 ka[R] = {}, va[R] = {};
+    V8 kb[R] = {}, vb[R] = {};
+    for (int64_t d = 0; d < head_dim; ++d) {
+        const V16 ga = load16(g + d * g_stride);
+        const V8 gb = load8(g + d * g_stride + 16);
+        for (int r = 0; r < R; ++r) {
+            const float x = keys[r * head_dim + d], y = values[r * head_dim + d];
+            ka[r] += ga * x;
+            kb[r] += gb * x;
+            va[r] += ga * y;
+            vb[r] += gb * y;
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        store16(pk + r * g_stride, ka[r]);
+        store8(pk + r * g_stride + 16, kb[r]);
+        store16(pv + r * g_stride, va[r]);
+        store8(pv + r * g_stride + 16, vb[r]);
+    }
+}
+
 // out[i] = |k_i G|^2 * |v_i G|^2 with g: [head_dim, g_stride], g_stride a
-// multiple of 8 (zero columns past the rank add nothing).
+// multiple of 8 (zero columns past the rank add nothing). proj holds
+// 2 * kCurRows * g_stride floats.
 VASE_VECTOR_CLONES
 void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_dim, const float* g,
               int64_t g_stride, float* proj, double* out) {
+    if (g_stride == 24) {  // rank 20, the policy's default: rows in fours
+        float* pk = proj;
+        float* pv = proj + kCurRows * g_stride;
+        int64_t i = 0;
+        for (; i + kCurRows <= n; i += kCurRows) {
+            cur_project24<kCurRows>(keys + i * head_dim, values + i * head_dim, head_dim, g,
+                                    g_stride, pk, pv);
+            for (int64_t r = 0; r < kCurRows; ++r) {
+                out[i + r] = squared_norm(pk + r * g_stride, g_stride) *
+                             squared_norm(pv + r * g_stride, g_stride);
+            }
+        }
+        for (; i < n; ++i) {
+            cur_project24<1>(keys + i * head_dim, values + i * head_dim, head_dim, g, g_stride, pk,
+                             pv);
+            out[i] = squared_norm(pk, g_stride) * squared_norm(pv, g_stride);
+        }
+        return;
+    }
     float* pk = proj;
     float* pv = proj + g_stride;
     for (int64_t i = 0; i < n; ++i) {
         const float* k = keys + i * head_dim;
         const float* v = values + i * head_dim;
-        int64_t c0 = 0;
-        for (; c0 + 24 <= g_stride; c0 += 24) {
-            V8 k0{}, k1{}, k2{}, v0{}, v1{}, v2{};
-            for (int64_t d = 0; d < head_dim; ++d) {
-                const float* gr = g + d * g_stride + c0;
-                const V8 g0 = load8(gr), g1 = load8(gr + 8), g2 = load8(gr + 16);
-                const float x = k[d], y = v[d];
-                k0 += g0 * x;
-                k1 += g1 * x;
-                k2 += g2 * x;
-                v0 += g0 * y;
-                v1 += g1 * y;
-                v2 += g2 * y;
-            }
-            store8(pk + c0, k0);
-            store8(pk + c0 + 8, k1);
-            store8(pk + c0 + 16, k2);
-            store8(pv + c0, v0);
-            store8(pv + c0 + 8, v1);
-            store8(pv + c0 + 16, v2);
-        }
-        for (; c0 < g_stride; c0 += 8) {
+        for (int64_t c0 = 0; c0 < g_stride; c0 += 8) {
             V8 k0{}, v0{};
             for (int64_t d = 0; d < head_dim; ++d) {
                 const V8 g0 = load8(g + d * g_stride + c0);
@@ -234,13 +268,7 @@ void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_di
             store8(pk + c0, k0);
             store8(pv + c0, v0);
         }
-        double k2 = 0.0;
-        double v2 = 0.0;
-        for (int64_t c = 0; c < g_stride; ++c) {
-            k2 += static_cast<double>(pk[c]) * pk[c];
-            v2 += static_cast<double>(pv[c]) * pv[c];
-        }
-        out[i] = k2 * v2;
+        out[i] = squared_norm(pk, g_stride) * squared_norm(pv, g_stride);
     }
 }
 

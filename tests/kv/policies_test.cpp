@@ -392,7 +392,7 @@ TEST(EvictionPolicy, CurOverSixteenBitCacheRowsChoosesAsOverTheirF32Copy) {
                 }
             }
             // The projected scores themselves: equal to the last bit.
-            std::vector<float> g(d * 24, 0.0f), proj(2 * 24), scratch(2 * kCurBlock * d);
+            std::vector<float> g(d * 24, 0.0f), proj(2 * kCurRows * 24), scratch(2 * kCurBlock * d);
             Rng rng(5);
             for (int64_t i = 0; i < d; ++i)
                 for (int64_t c = 0; c < 20; ++c) g[i * 24 + c] = static_cast<float>(rng.normal());
