@@ -29,6 +29,23 @@
 namespace vase {
 namespace {
 
+// The cache parameters of one cell. `full` never evicts, so its budget and
+// window mean nothing; it keeps the defaults (the window of the evicting
+// cells, e.g. 24, need not divide the default budget 4096).
+EvictionParams cell_params(const EvictionParams& kv, const std::string& policy, int64_t budget) {
+    EvictionParams p = kv;
+    p.policy = policy;
+    if (policy == "full") {
+        const EvictionParams defaults;
+        p.budget = defaults.budget;
+        p.window = defaults.window;
+        p.n_large = defaults.n_large;
+    } else {
+        p.budget = budget;
+    }
+    return p;
+}
+
 uint64_t fnv1a(const std::string& s) {
     uint64_t h = 0xcbf29ce484222325ull;
     for (unsigned char c : s) {
@@ -176,12 +193,13 @@ int64_t run_eval_endpoints(const EvalConfig& config, const std::vector<EvalCell>
             req.seed = job.seed;
             req.enable_thinking = true;
             // vase serve's cache fields; other servers ignore or refuse them.
-            req.extra = {{"kv_policy", job.cell->policy}, {"kv_window", config.kv.window},
+            const EvictionParams kv = cell_params(config.kv, job.cell->policy, job.cell->budget);
+            req.extra = {{"kv_policy", job.cell->policy}, {"kv_window", kv.window},
                          {"kv_sinks", config.kv.sinks}, {"kv_temperature", config.kv.temperature},
                          {"kv_lambda", config.kv.lambda}};
-            if (config.kv.n_large >= 0) req.extra["kv_n_large"] = config.kv.n_large;
+            if (kv.n_large >= 0) req.extra["kv_n_large"] = kv.n_large;
             if (config.kv.smooth >= 0) req.extra["kv_smooth"] = config.kv.smooth == 1;
-            if (job.cell->policy != "full") req.extra["kv_budget"] = job.cell->budget;
+            if (job.cell->policy != "full") req.extra["kv_budget"] = kv.budget;
             const auto t0 = std::chrono::steady_clock::now();
             EndpointResult res;
             try {
@@ -241,9 +259,7 @@ int64_t run_eval(const EvalConfig& config) {
     // Validate every cell's parameters before loading anything.
     for (const std::string& policy : config.policies) {
         for (int64_t budget : config.budgets) {
-            EvictionParams p = config.kv;
-            p.policy = policy;
-            if (policy != "full") p.budget = budget;
+            const EvictionParams p = cell_params(config.kv, policy, budget);
             try {
                 p.validate();
             } catch (const Error& e) {
@@ -325,11 +341,9 @@ int64_t run_eval(const EvalConfig& config) {
             GenerateOptions opt;
             opt.max_new_tokens = config.max_tokens;
             opt.sampling = engine.default_sampling();
-            opt.kv = config.kv;
-            opt.kv.policy = cell.policy;
+            opt.kv = cell_params(config.kv, cell.policy, cell.budget);
             opt.kv_type = config.kv_type;
             opt.value_histogram = true;
-            if (cell.policy != "full") opt.kv.budget = cell.budget;
             opt.sequence_seeds = seeds;
             const auto t0 = std::chrono::steady_clock::now();
 

@@ -73,12 +73,9 @@ void EvictionParams::validate() const {
     if (!(lambda >= 0.0f && lambda <= 1.0f)) {
         fail("eviction lambda must be in [0, 1] (got {})", lambda);
     }
-    // `full` never evicts or selects: the budget and window mean nothing to
-    // it (an eval grid gives it the window of the evicting cells, which need
-    // not divide the default budget). `quest` never shrinks the cache either,
-    // but it selects pages holding `budget` tokens, so the rules hold for it.
+    // `full` and `quest` never shrink the cache, but quest selects pages
+    // holding `budget` tokens, so the budget rules hold for every mode.
     if (window < 1) fail("eviction window must be at least 1 (got {})", window);
-    if (policy == "full") return;
     if (budget <= window) {
         fail("eviction budget ({}) must be greater than the window ({})", budget, window);
     }

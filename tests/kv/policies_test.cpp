@@ -188,18 +188,6 @@ TEST(EvictionParams, EachBrokenRuleIsNamed) {
     ok.policy = "vase_nosink";
     ok.n_large = 2;
     EXPECT_NO_THROW(ok.validate());
-    // `full` ignores budget and window (an eval grid's window need not divide
-    // the default budget); quest selects `budget` tokens, so it keeps the rules.
-    EvictionParams full;
-    full.policy = "full";
-    full.window = 24;  // 4096 % 24 != 0
-    EXPECT_NO_THROW(full.validate());
-    full.policy = "quest";
-    EXPECT_NE(error_of([&] { full.validate(); }).find("multiple of the window"), std::string::npos);
-    full.policy = "full";
-    full.window = 0;
-    EXPECT_NE(error_of([&] { full.validate(); }).find("window must be at least 1"),
-              std::string::npos);
     EXPECT_THROW(make_policy(EvictionParams{.policy = "nope"}, 1, 1, 8, 16, 1, 4), Error);
 }
 
