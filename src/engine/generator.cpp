@@ -64,6 +64,7 @@ Generator::Generator(Engine& engine, const GenerateOptions& options, int64_t pro
     shape.query_window = policy_uses_attention(options_.kv.policy) ? options_.kv.window : 0;
     shape.page_bounds = options_.kv.policy == "quest";
     shape.kv_type = options.kv_type;
+    sum_window_attention(options_.kv, shape);
     select_budget_ = shape.page_bounds ? options_.kv.budget : 0;
 
     const int64_t max_rows = std::max<int64_t>(n_sequences, std::min(prompt_len, kPrefillChunk));

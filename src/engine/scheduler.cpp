@@ -18,6 +18,7 @@ uint64_t kv_cache_bytes(const KvCacheShape& s) {
     uint64_t bytes = 2 * slots * row + slots * sizeof(int64_t);
     bytes += static_cast<uint64_t>(s.n_layers * s.n_q_heads * s.query_window * s.head_dim) *
              sizeof(float);
+    if (s.score_window > 0) bytes += slots * sizeof(float);  // window attention sums
     if (s.page_bounds) {
         bytes += 2 *
                  static_cast<uint64_t>(s.n_layers * s.n_kv_heads * quest_pages(s.capacity) *
@@ -197,6 +198,7 @@ KvCacheShape Scheduler::cache_shape(const GenerateOptions& o, int64_t capacity) 
     shape.query_window = policy_uses_attention(o.kv.policy) ? o.kv.window : 0;
     shape.page_bounds = o.kv.policy == "quest";
     shape.kv_type = o.kv_type;
+    sum_window_attention(o.kv, shape);
     return shape;
 }
 

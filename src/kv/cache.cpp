@@ -24,6 +24,17 @@ KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
                     0.0f);
     query_next_.assign(static_cast<size_t>(shape.n_layers), 0);
     n_queries_.assign(static_cast<size_t>(shape.n_layers), 0);
+    if (shape.score_window > 0) {
+        if (shape.score_budget <= 0 || shape.score_budget % shape.score_window != 0) {
+            fail("KV cache: window scoring needs a budget ({}) that is a positive multiple of the "
+                 "window ({})",
+                 shape.score_budget, shape.score_window);
+        }
+        window_sums_.assign(slots, 0.0f);
+        window_candidates_.assign(static_cast<size_t>(shape.n_layers), 0);
+        window_summed_.assign(static_cast<size_t>(shape.n_layers), 0);
+        window_incomplete_.assign(static_cast<size_t>(shape.n_layers), 0);
+    }
     if (shape.page_bounds) {
         pages_ = quest_pages(shape.capacity);
         page_min_.assign(static_cast<size_t>(shape.n_layers * shape.n_kv_heads * pages_ * shape.head_dim), 0.0f);
@@ -34,7 +45,7 @@ KvCache::KvCache(const KvCacheShape& shape) : shape_(shape) {
 uint64_t KvCache::bytes() const {
     return keys_.size() + values_.size() +
            positions_.size() * sizeof(int64_t) + queries_.size() * sizeof(float) +
-           (page_min_.size() + page_max_.size()) * sizeof(float);
+           (page_min_.size() + page_max_.size() + window_sums_.size()) * sizeof(float);
 }
 
 void KvCache::write(int64_t layer, int64_t index, int64_t position, const float* k,
@@ -79,6 +90,42 @@ void KvCache::push_query(int64_t layer, const float* q) {
     if (n_queries_[layer] < shape_.query_window) ++n_queries_[layer];
 }
 
+int64_t KvCache::begin_window_query(int64_t layer, int64_t slot, bool summed) {
+    const int64_t budget = shape_.score_budget, window = shape_.score_window;
+    if (window == 0 || slot + 1 <= budget) return 0;  // before the budget: no eviction reads it
+    const int64_t candidates = (slot + window) / window * window - window;
+    if (window_candidates_[layer] != candidates) {  // the first query of a new window
+        for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
+            float* sums = window_scores(layer, h);
+            std::fill(sums, sums + candidates, 0.0f);
+        }
+        window_candidates_[layer] = candidates;
+        window_summed_[layer] = 0;
+        window_incomplete_[layer] = 0;
+    }
+    if (!summed) {
+        window_incomplete_[layer] = 1;
+        return 0;
+    }
+    ++window_summed_[layer];
+    return candidates;
+}
+
+const float* KvCache::complete_window_scores(int64_t layer, int64_t n_candidates) const {
+    if (shape_.score_window == 0 || window_candidates_[layer] != n_candidates ||
+        window_incomplete_[layer] != 0 || n_queries_[layer] == 0 ||
+        window_summed_[layer] != n_queries_[layer]) {
+        return nullptr;
+    }
+    return window_sums_.data() + layer * shape_.n_kv_heads * shape_.capacity;
+}
+
+void KvCache::reset_window_scores() {
+    std::fill(window_candidates_.begin(), window_candidates_.end(), 0);
+    std::fill(window_summed_.begin(), window_summed_.end(), 0);
+    std::fill(window_incomplete_.begin(), window_incomplete_.end(), 0);
+}
+
 void KvCache::compact_layer(int64_t layer, const int64_t* kept, int64_t n_keep,
                             int64_t n_candidates) {
     for (int64_t h = 0; h < shape_.n_kv_heads; ++h) {
@@ -93,31 +140,40 @@ void KvCache::compact_head(int64_t layer, int64_t h, const int64_t* keep, int64_
     int64_t* pos = positions(layer, h);
     uint8_t* kbase = keys_.data() + offset(layer, h, 0);
     uint8_t* vbase = values_.data() + offset(layer, h, 0);
-    auto move = [&](int64_t src, int64_t dst) {
-        std::memcpy(kbase + dst * row, kbase + src * row, row);
-        std::memcpy(vbase + dst * row, vbase + src * row, row);
-        pos[dst] = pos[src];
+    // Moves rows [src, src + count) to dst <= src (memmove: the ranges may overlap).
+    auto move = [&](int64_t src, int64_t dst, int64_t count) {
+        if (src == dst || count == 0) return;
+        std::memmove(kbase + dst * row, kbase + src * row, static_cast<size_t>(count) * row);
+        std::memmove(vbase + dst * row, vbase + src * row, static_cast<size_t>(count) * row);
+        std::memmove(pos + dst, pos + src, static_cast<size_t>(count) * sizeof(int64_t));
     };
+    // Kept candidates move toward the front in runs of consecutive slots (one
+    // copy per run); indices ascend and dst <= src, so a run never overwrites
+    // a slot still to be read. The recent window follows as one run.
     int64_t dst = 0;
-    // Kept candidates move toward the front; indices ascend and dst <= src,
-    // so a forward copy never overwrites a slot still to be read.
-    for (int64_t i = 0; i < n_keep; ++i, ++dst) {
-        int64_t src = keep[i];
-        assert(src < n_candidates && (i == 0 || keep[i - 1] < src));
-        if (src != dst) move(src, dst);
+    for (int64_t i = 0; i < n_keep;) {
+        const int64_t src = keep[i];
+        int64_t run = 1;
+        while (i + run < n_keep && keep[i + run] == src + run) ++run;
+        assert(src + run <= n_candidates && (i == 0 || keep[i - 1] < src));
+        move(src, dst, run);
+        dst += run;
+        i += run;
     }
-    for (int64_t src = n_candidates; src < size_; ++src, ++dst) move(src, dst);
+    move(n_candidates, dst, size_ - n_candidates);
 }
 
 void KvCache::set_size(int64_t n) {
     assert(n <= size_);
     size_ = n;
+    reset_window_scores();
 }
 
 void KvCache::clear() {
     size_ = 0;
     std::fill(query_next_.begin(), query_next_.end(), 0);
     std::fill(n_queries_.begin(), n_queries_.end(), 0);
+    reset_window_scores();
 }
 
 }  // namespace vase

@@ -25,6 +25,12 @@ struct KvCacheShape {
     int64_t query_window = 0;  // queries kept per (layer, query head); 0 = none
     bool page_bounds = false;  // keep Quest's per-page min/max keys (selection mode)
     DType kv_type = DType::F32;  // element type of stored keys and values: F32, F16 or BF16
+    // Sum the attention of each eviction's query window while decoding (spec
+    // section 3; begin_window_query): the evictions' budget, window and
+    // temperature. score_window 0 = off.
+    int64_t score_budget = 0;
+    int64_t score_window = 0;
+    float score_temperature = 1.0f;
 };
 
 class KvCache {
@@ -84,6 +90,25 @@ public:
     int64_t n_queries(int64_t layer) const { return n_queries_[layer]; }
     int64_t query_head_stride() const { return shape_.query_window * shape_.head_dim; }
 
+    // Window attention summed while decoding (shape.score_window > 0). For each
+    // token a step writes, before the step attends: returns the number of
+    // candidates C of the eviction whose window holds `slot` (the eviction that
+    // runs when the cache reaches the next multiple of the window above the
+    // budget; candidates are slots [0, C)), and the caller must then add the
+    // query's attention to window_scores(layer, h) for every KV head h (see
+    // accumulate_window_attention). Returns 0 when no eviction will read this
+    // query, or when `summed` is false (a step that will not add it, such as a
+    // prefill block): that window's sums are then incomplete and never used.
+    int64_t begin_window_query(int64_t layer, int64_t slot, bool summed);
+    float* window_scores(int64_t layer, int64_t head) {
+        return window_sums_.data() + (layer * shape_.n_kv_heads + head) * shape_.capacity;
+    }
+    // For an eviction of `layer` over n_candidates: the sums (row h of
+    // window_score_stride() floats for KV head h) when every query in the
+    // ring was summed against exactly these candidates; otherwise null.
+    const float* complete_window_scores(int64_t layer, int64_t n_candidates) const;
+    int64_t window_score_stride() const { return shape_.capacity; }
+
     // Keeps, for every KV head of `layer`, the candidate slots `kept`
     // ([n_kv_heads][n_keep], ascending, each < n_candidates) followed by the
     // slots [n_candidates, size()) (the recent window), in order.
@@ -95,6 +120,8 @@ public:
     void set_size(int64_t n);
 
     void clear();
+    // Forgets the window sums (after an eviction or any change of the slots).
+    void reset_window_scores();
 
     // Quest (spec section 6): per page of kQuestPageSize slots and dimension,
     // the min and max key. [pages, head_dim] each, for (layer, head).
@@ -126,6 +153,10 @@ private:
     std::vector<float> queries_;     // [n_layers, n_q_heads, query_window, head_dim]
     std::vector<int64_t> query_next_;  // [n_layers] ring write index
     std::vector<int64_t> n_queries_;   // [n_layers] valid queries
+    std::vector<float> window_sums_;   // [n_layers, n_kv_heads, capacity] when score_window > 0
+    std::vector<int64_t> window_candidates_;  // [n_layers] C being summed for (0 = none)
+    std::vector<int64_t> window_summed_;      // [n_layers] queries summed for it
+    std::vector<uint8_t> window_incomplete_;  // [n_layers] 1 = a query of it was not summed
     int64_t pages_ = 0;
     std::vector<float> page_min_;    // [n_layers, n_kv_heads, pages, head_dim]
     std::vector<float> page_max_;    // [n_layers, n_kv_heads, pages, head_dim]

@@ -22,7 +22,8 @@ nlohmann::json CacheStats::to_json() const {
                           {"protected_slots", protected_slots},
                           {"decode_steps", decode_steps},
                           {"sparsity", sparsity()},
-                          {"evict_seconds", evict_seconds}};
+                          {"evict_seconds", evict_seconds},
+                          {"layers_scored_while_decoding", layers_scored_while_decoding}};
     if (!value_range_hist.empty()) {
         j["value_range_hist"] = {{"edges", value_range_edges()}, {"layers", value_range_hist}};
     }
@@ -63,6 +64,13 @@ int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t
     const int64_t whole = prompt_len + max_new_tokens;
     if (params.policy == "full" || params.policy == "quest") return std::max<int64_t>(1, whole);
     return std::max<int64_t>(1, std::min(whole, std::max(prompt_len, params.budget) + params.window));
+}
+
+void sum_window_attention(const EvictionParams& params, KvCacheShape& shape) {
+    if (!policy_uses_attention(params.policy) || params.window <= 0) return;
+    shape.score_budget = params.budget;
+    shape.score_window = params.window;
+    shape.score_temperature = params.temperature;
 }
 
 Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape, int n_threads)
@@ -136,6 +144,16 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
         view.n_q_heads = s.n_q_heads;
         view.head_dim = s.head_dim;
         view.n = n_candidates;
+        // Attention summed while decoding spares the pass the window's scoring
+        // and, for policies that read keys only for it, the keys' conversion.
+        const float* sums =
+            policy_->needs_queries() ? cache.complete_window_scores(layer, n_candidates) : nullptr;
+        const bool keys_needed = policy_->reads_keys() || (policy_->needs_queries() && !sums);
+        if (sums != nullptr) {
+            view.window_scores = sums;
+            view.window_score_stride = cache.window_score_stride();
+            stats_.layers_scored_while_decoding += 1;
+        }
         if (cache.kv_type() == DType::F32) {
             view.keys = cache.key(layer, 0, 0);
             view.values = cache.value(layer, 0, 0);
@@ -149,10 +167,10 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
             // Policies score in f32: convert this layer's candidates once.
             for_heads(pool, s.n_kv_heads, [&](int64_t h) {
                 const int64_t at = h * n_candidates * s.head_dim;
-                cache.keys_f32(layer, h, n_candidates, keys_f32_.data() + at);
+                if (keys_needed) cache.keys_f32(layer, h, n_candidates, keys_f32_.data() + at);
                 cache.values_f32(layer, h, n_candidates, values_f32_.data() + at);
             });
-            view.keys = keys_f32_.data();
+            view.keys = keys_needed ? keys_f32_.data() : nullptr;
             view.values = values_f32_.data();
             view.kv_head_stride = n_candidates * s.head_dim;
         }

@@ -31,6 +31,9 @@ struct CacheStats {
     int64_t decode_steps = 0;
     double attended_fraction_sum = 0.0;  // sum over decode steps of attended / full-cache slots
     double evict_seconds = 0.0;          // time spent choosing and compacting
+    // Layer passes that read the window attention summed while decoding
+    // (instead of scoring the window again).
+    int64_t layers_scored_while_decoding = 0;
     // Ranges (max - min) of the cached value vectors per layer at the end of a
     // sequence, as a histogram over kValueRangeEdges (docs/eval.md); empty
     // unless record_value_ranges() was called.
@@ -51,6 +54,11 @@ void record_value_ranges(const KvCache& cache, CacheStats& stats);
 // never shrinks the cache), else max(prompt, budget) + window -- never more
 // than the sequence can fill.
 int64_t cache_capacity(const EvictionParams& params, int64_t prompt_len, int64_t max_new_tokens);
+
+// Makes a cache of `shape` sum each eviction's window attention while decoding
+// (KvCache::begin_window_query) when the policy scores with attention, so
+// that eviction passes need not score the window again.
+void sum_window_attention(const EvictionParams& params, KvCacheShape& shape);
 
 class Evictor {
 public:

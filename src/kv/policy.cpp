@@ -71,7 +71,8 @@ void EvictionPolicy::check_view(const LayerView& v, int64_t keep) const {
             params_.policy, v.layer, v.n_kv_heads, v.n_q_heads, v.head_dim, v.n, shape_.n_layers,
             shape_.n_kv_heads, shape_.n_q_heads, shape_.head_dim, shape_.max_candidates);
     }
-    const bool f32_rows = v.keys != nullptr && v.values != nullptr;
+    const bool keys_given = v.keys != nullptr || (!reads_keys() && v.window_scores != nullptr);
+    const bool f32_rows = keys_given && v.values != nullptr;
     const bool cache_rows = reads_cache_rows() && v.keys == nullptr && v.values == nullptr &&
                             v.cache_keys != nullptr && v.cache_values != nullptr &&
                             (v.cache_type == DType::F16 || v.cache_type == DType::BF16) &&

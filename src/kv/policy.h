@@ -49,6 +49,12 @@ struct LayerView {
     const float* queries = nullptr;
     int64_t n_queries = 0;
     int64_t q_head_stride = 0;
+    // Spec section 3's sums made while decoding (KvCache::window_scores), or
+    // null: window_scores[h * window_score_stride + i] = sum over the
+    // n_queries window queries and the group's query heads of their attention
+    // to candidate i. The scorer then reads these instead of keys and queries.
+    const float* window_scores = nullptr;
+    int64_t window_score_stride = 0;
 };
 
 // Sizes a policy is built for; views must stay within them.
@@ -100,6 +106,9 @@ class EvictionPolicy {
     virtual bool needs_queries() const { return false; }
     // true when select() accepts a 16-bit cache as it is (LayerView::cache_keys).
     virtual bool reads_cache_rows() const { return false; }
+    // false when select() reads keys only to score attention, so a view with
+    // window_scores may come without keys.
+    virtual bool reads_keys() const { return true; }
     // Candidates per (layer, KV head) a pass always keeps by rule: the sinks,
     // or the n_large largest values (which include the sinks where protected).
     virtual int64_t protected_slots() const { return 0; }

@@ -351,6 +351,56 @@ void redundancy_pass(const float* keys, int64_t n, int64_t head_dim, const doubl
     }
 }
 
+// max_out = max of x[0..n), sum_out = their sum in double (fixed lane order).
+VASE_VECTOR_CLONES
+void max_and_sum(const float* x, int64_t n, float* max_out, double* sum_out) {
+    float m = -std::numeric_limits<float>::infinity();
+    V16 vm = splat(m);
+    V8d s0{}, s1{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        const V16 v = load16(x + i);
+        vm = v > vm ? v : vm;
+        s0 += __builtin_convertvector(load8(x + i), V8d);
+        s1 += __builtin_convertvector(load8(x + i + 8), V8d);
+    }
+    double sum = lane_sum(s0) + lane_sum(s1);
+    for (int l = 0; l < kLanes; ++l) m = std::max(m, vm[l]);
+    for (; i < n; ++i) {
+        m = std::max(m, x[i]);
+        sum += static_cast<double>(x[i]);
+    }
+    *max_out = m;
+    *sum_out = sum;
+}
+
+// x[i] = exp(x[i] - m) for x[i] <= m (0 below kExpMin, as exp_pass); returns their sum.
+VASE_VECTOR_CLONES
+double exp_shifted(float* x, int64_t n, float m) {
+    V8d s0{}, s1{};
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) {
+        store16(x + i, exp_nonpositive(load16(x + i) - m));
+        s0 += __builtin_convertvector(load8(x + i), V8d);
+        s1 += __builtin_convertvector(load8(x + i + 8), V8d);
+    }
+    double sum = lane_sum(s0) + lane_sum(s1);
+    for (; i < n; ++i) {
+        const float d = x[i] - m;
+        x[i] = d < kExpMin ? 0.0f : std::exp(d);
+        sum += static_cast<double>(x[i]);
+    }
+    return sum;
+}
+
+// acc[i] += a * x[i].
+VASE_VECTOR_CLONES
+void add_scaled(const float* x, int64_t n, float a, float* acc) {
+    int64_t i = 0;
+    for (; i + kLanes <= n; i += kLanes) store16(acc + i, load16(acc + i) + load16(x + i) * a);
+    for (; i < n; ++i) acc[i] += a * x[i];
+}
+
 }  // namespace
 
 AttentionScorer::AttentionScorer(int64_t head_dim, int64_t max_candidates, int64_t max_queries)
@@ -378,8 +428,18 @@ void AttentionScorer::score(const LayerView& view, int64_t kv_head, float temper
             n, d, n_queries, max_candidates_, head_dim_, max_lanes_);
     }
     if (n == 0) return;
-    const int64_t lanes = round_up(n_queries, kLanes);
     const int64_t group = view.n_q_heads / view.n_kv_heads;
+    const double inv_group = 1.0 / static_cast<double>(group);
+    if (view.window_scores != nullptr) {
+        // Summed while decoding over the window's queries and the group's heads.
+        const float* sums = view.window_scores + kv_head * view.window_score_stride;
+        const double inv = inv_group / static_cast<double>(n_queries);
+        double* mean = smooth ? group_sum_.data() : out;
+        for (int64_t i = 0; i < n; ++i) mean[i] = static_cast<double>(sums[i]) * inv;
+        if (smooth) smooth_scores(group_sum_.data(), n, out);
+        return;
+    }
+    const int64_t lanes = round_up(n_queries, kLanes);
     const float scale = 1.0f / (std::sqrt(static_cast<float>(d)) * temperature);
     const float* keys = view.keys + kv_head * view.kv_head_stride;
 
@@ -401,12 +461,43 @@ void AttentionScorer::score(const LayerView& view, int64_t kv_head, float temper
         }
         weighted_rows_pass(logits_.data(), n, lanes, col_weight_.data(), group_sum_.data());
     }
-    const double inv_group = 1.0 / static_cast<double>(group);
     if (smooth) {
         for (int64_t i = 0; i < n; ++i) group_sum_[i] *= inv_group;
         smooth_scores(group_sum_.data(), n, out);
     } else {
         for (int64_t i = 0; i < n; ++i) out[i] = group_sum_[i] * inv_group;
+    }
+}
+
+void accumulate_window_attention(float* p, int64_t group, int64_t n_slots, int64_t n_candidates,
+                                 const float* q, const void* keys, DType kv_type, int64_t head_dim,
+                                 float scale, float temperature, float* acc) {
+    const int64_t n = std::min(n_slots, n_candidates);
+    if (n <= 0) return;
+    const uint64_t stride = dtype_row_bytes(kv_type, static_cast<uint64_t>(head_dim));
+    for (int64_t g = 0; g < group; ++g) {
+        float* pg = p + g * n_slots;
+        float largest = 0.0f;
+        double sum = 0.0;
+        if (temperature == 1.0f) max_and_sum(pg, n, &largest, &sum);
+        if (temperature != 1.0f || largest < kWindowReuseMin) {
+            // The candidates' own softmax, from their logits (as the scorer computes them).
+            const float* qg = q + g * head_dim;
+            const float s = scale / temperature;
+            const auto* k = static_cast<const uint8_t*>(keys);
+            alignas(64) float stack_row[512];
+            std::vector<float> heap_row;  // only for head_dim > 512 (no such model yet)
+            if (head_dim > 512) heap_row.resize(static_cast<size_t>(head_dim));
+            float* row = head_dim > 512 ? heap_row.data() : stack_row;
+            float m = -std::numeric_limits<float>::infinity();
+            for (int64_t i = 0; i < n; ++i) {
+                dequantize_row(kv_type, k + i * stride, head_dim, row);
+                pg[i] = dot(qg, row, head_dim) * s;
+                m = std::max(m, pg[i]);
+            }
+            sum = exp_shifted(pg, n, m);
+        }
+        add_scaled(pg, n, static_cast<float>(1.0 / sum), acc);
     }
 }
 

@@ -23,7 +23,8 @@ class AttentionScorer {
   public:
     AttentionScorer(int64_t head_dim, int64_t max_candidates, int64_t max_queries);
 
-    // out: [view.n]. Needs view.n_queries >= 1.
+    // out: [view.n]. Needs view.n_queries >= 1. Reads view.window_scores
+    // when given (sums made while decoding) instead of the keys and queries.
     void score(const LayerView& view, int64_t kv_head, float temperature, bool smooth, double* out);
 
   private:
@@ -37,6 +38,25 @@ class AttentionScorer {
     std::vector<float> col_weight_;  // [lanes] 1 / (sum * n_queries); 0 on padding
     std::vector<double> group_sum_;  // [max_candidates]
 };
+
+// Spec section 3 summed while decoding. A decode step whose token lies in the
+// next eviction's window attends, among its slots, to every candidate of that
+// eviction (slots [0, n_candidates), all older than the window); its share of
+// the window scores can be taken from its own softmax instead of being
+// recomputed when the eviction runs. With p: [group, n_slots] the attention
+// of the step's query heads (attend_group's scores on return), adds for each
+// head g of the group
+//   acc[i] += softmax over i < n_candidates of (q_g . k_i) * scale / temperature.
+// With temperature 1 that is p_g[i] / sum_{c < n_candidates} p_g[c]. Where p
+// cannot carry the candidates' relative sizes (their largest p below
+// kWindowReuseMin: the window's own slots took nearly all the attention), or
+// temperature != 1, the candidates' logits are recomputed from q ([group,
+// head_dim]) and keys ([n_slots, head_dim] of kv_type), exactly as the scorer
+// does. p is overwritten.
+inline constexpr float kWindowReuseMin = 1e-12f;
+void accumulate_window_attention(float* p, int64_t group, int64_t n_slots, int64_t n_candidates,
+                                 const float* q, const void* keys, DType kv_type, int64_t head_dim,
+                                 float scale, float temperature, float* acc);
 
 // 1-D average pooling, kernel 5, zero padding 2, always divided by 5. out != in.
 void smooth_scores(const double* in, int64_t n, double* out);

@@ -205,6 +205,7 @@ Qwen3Forward::Qwen3Forward(const Qwen3Weights& weights, int64_t max_rows, int64_
     attended_.resize(static_cast<size_t>(threads * max_rows_));
     kv_row_.resize(static_cast<size_t>(threads * c.head_dim));
     index_.resize(static_cast<size_t>(max_rows_));
+    window_candidates_.resize(static_cast<size_t>(max_rows_));
     logits_.resize(static_cast<size_t>(std::min(max_rows_, kMaxLogitRows) * c.vocab_size));
 }
 
@@ -261,6 +262,12 @@ void Qwen3Forward::attention(ThreadPool& pool, int64_t layer, const ForwardRow* 
             if (!selects(rows, n_rows, r, layer)) {
                 attend_group(q, group, cache.key_row(layer, kvh, 0), cache.value_row(layer, kvh, 0),
                              cache.kv_type(), n, hd, scale, scores, out);
+                if (window_candidates_[r] > 0) {
+                    accumulate_window_attention(scores, group, n, window_candidates_[r], q,
+                                                cache.key_row(layer, kvh, 0), cache.kv_type(), hd,
+                                                scale, cache.shape().score_temperature,
+                                                rows[r].cache->window_scores(layer, kvh));
+                }
                 attended_[thread * max_rows_ + r] += static_cast<double>(group * n);
                 continue;
             }
@@ -338,6 +345,12 @@ const float* Qwen3Forward::forward(ThreadPool& pool, const int32_t* tokens, cons
             rope(k, nkv, hd, rows[r].position, w_.inv_freq.data());
             rows[r].cache->write(l, index_[r], rows[r].position, k, &v_[r * nkv * hd]);
             rows[r].cache->push_query(l, q);
+            // A decode row (alone in its sequence) adds its attention to the
+            // next eviction's window scores; a block of rows does not.
+            const bool alone = (r == 0 || rows[r - 1].cache != rows[r].cache) &&
+                               (r + 1 == n_rows || rows[r + 1].cache != rows[r].cache);
+            window_candidates_[r] = rows[r].cache->begin_window_query(
+                l, rows[r].cache->size() + index_[r], alone && !selects(rows, n_rows, r, l));
         }
         attention(pool, l, rows, n_rows);
         matmul(pool, lw.o.dtype, lw.o.data, lw.o.rows, lw.o.cols, att_.data(), n_rows, xb_.data());

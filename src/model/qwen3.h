@@ -104,6 +104,7 @@ private:
     std::vector<double> attended_;        // [n_threads, max_rows] attended slots (Quest)
     std::vector<float> kv_row_;           // [n_threads, head_dim] one cached row as f32 (Quest)
     std::vector<int64_t> index_; // [max_rows] index of the row within its sequence's step
+    std::vector<int64_t> window_candidates_;  // [max_rows] KvCache::begin_window_query's C (0 = none)
     std::vector<float> logits_;  // [max_rows, vocab]
 };
 

@@ -130,6 +130,14 @@ TEST_P(EveryPolicy, EveryPassKeepsBudgetWindowSinksAndLargeValues) {
         }
     }
     if (evicts) EXPECT_GT(passes_seen, 3) << policy;
+    // Every window here is decoded (the prompt is shorter than the budget), so
+    // attention-scored passes read the sums made while decoding in every layer.
+    const int64_t summed = gen.cache_stats(0).layers_scored_while_decoding;
+    if (evicts && policy_uses_attention(policy)) {
+        EXPECT_EQ(summed, passes_seen * engine().config().n_layers) << policy;
+    } else {
+        EXPECT_EQ(summed, 0) << policy;
+    }
 }
 
 std::vector<std::string> all_policies() {

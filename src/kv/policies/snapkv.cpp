@@ -16,6 +16,7 @@ class SnapKvPolicy final : public EvictionPolicy {
     SnapKvPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true) {}
     bool needs_queries() const override { return true; }
+    bool reads_keys() const override { return false; }  // only to score attention
 
   protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,

@@ -18,6 +18,7 @@ class ValueTopkPolicy final : public EvictionPolicy {
     ValueTopkPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, true), n_large_(p.resolved_n_large()) {}
     bool needs_queries() const override { return true; }
+    bool reads_keys() const override { return false; }  // only to score attention
     int64_t protected_slots() const override { return n_large_; }
 
   protected:

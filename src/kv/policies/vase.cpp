@@ -34,6 +34,7 @@ class VasePolicy final : public EvictionPolicy {
           protect_sinks_(protect_sinks),
           n_large_(p.resolved_n_large()) {}
     bool needs_queries() const override { return true; }
+    bool reads_keys() const override { return false; }  // only to score attention
     int64_t protected_slots() const override { return n_large_; }
 
   protected:
