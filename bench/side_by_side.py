@@ -12,8 +12,12 @@ Sections (--sections, comma-separated; default all):
   d0      decode (tg) at depth 0 for every model: vase, llama.cpp fa on/off
   pp      prompt processing pp512 for every model: vase, llama.cpp
   seqs    vase decode with 1 and 16 parallel sequences (first model)
-  depth   decode at --depth with a full cache and with vase at budget 2048
-          (first model), llama.cpp fa on/off; once, not per round (minutes)
+  depth   decode (tg --depth-gen, so that eviction passes are included) at depth 0
+          and --depth with a full cache and with vase at budget 2048 (first model)
+          in ONE interleaved vase run (--interleave --read-probe, --depth-reps
+          repetitions): the depth / depth-0 ratio and the full cache's GB/s
+          against the in-process read probe come from the same minutes;
+          llama.cpp fa on/off at --depth; once, not per round (minutes)
   evict   share of decode time spent choosing and compacting at budget 4096,
           window 64, for vase, cur and rkv (first model); once
 
@@ -105,11 +109,18 @@ class Bench:
 
     def depth(self, tag, model):
         d = str(self.a.depth)
-        for r in self.vase(model, ["-p", "0", "-n", "32", "-d", d, "--policy", "full,vase",
-                                   "--budget", "2048", "-r", "3"]):
+        for r in self.vase(model, ["-p", "0", "-n", str(self.a.depth_gen), "-d", f"0,{d}",
+                                   "--policy", "full,vase", "--budget", "2048",
+                                   "-r", str(self.a.depth_reps), "--interleave", "--read-probe"]):
+            if r["test"] == "read":
+                self.add("depth_read", "vase read probe", tag, r["read_gb_s"],
+                         best=r["read_gb_s_best"], probes=r["repetitions"])
+                continue
             name = "vase full" if r["policy"] == "full" else f"vase {r['policy']} B{r['budget']}"
-            self.add("depth", name, tag, r["tokens_per_s"], sd=r["tokens_per_s_sd"],
-                     slots=r["cache_slots"], peak_rss_bytes=r["peak_rss_bytes"])
+            self.add("depth", f"{name} d{r['depth']}", tag, r["tokens_per_s"],
+                     sd=r["tokens_per_s_sd"], median=r["tokens_per_s_median"],
+                     slots=r["cache_slots"], peak_rss_bytes=r["peak_rss_bytes"],
+                     bytes_per_token=r["bytes_per_token"], read_gb_s=r["read_gb_s"])
         if self.a.llama_bench:
             for fa in ("1", "0"):
                 r = self.llama(model, ["-p", "0", "-n", "16", "-d", d, "-r", "1", "-fa", fa])[0]
@@ -183,12 +194,29 @@ def report(b, models):
         if one and many:
             lines += [f"16 sequences / 1 sequence: {many / one:.2f}x", ""]
     if any(r["section"] == "depth" for r in res):
-        table("depth", f"Decode at depth {a.depth} (tg32 vase, tg16 llama.cpp)", bandwidth)
         tag = models[0][0]
-        d0, _ = median_of(res, "d0", "vase", tag)
-        vb, _ = median_of(res, "depth", "vase vase B2048", tag)
-        if d0 and vb:
-            lines += [f"vase B2048 at depth {a.depth} / vase at depth 0: {vb / d0:.2f}", ""]
+        probe, _ = median_of(res, "depth_read", "vase read probe", tag)
+
+        def read_share(tag, name, v):
+            gbs = [r.get("read_gb_s") for r in res
+                   if r["section"] == "depth" and r["model"] == tag and r["name"] == name]
+            if not gbs or not gbs[0]:
+                return ""
+            share = f", {gbs[0] / probe:.2f}x the read probe" if probe else ""
+            return f"{gbs[0]:.1f} GB/s{share}"
+        table("depth", f"Decode at depth 0 and {a.depth} (vase tg{a.depth_gen} in one run "
+                       f"interleaving {a.depth_reps} repetitions; llama.cpp tg16 at {a.depth})",
+              read_share)
+        for r in res:
+            if r["section"] == "depth_read" and r["model"] == tag:
+                lines += [f"In-process read probe of that run (vase bench --read-probe): median "
+                          f"{r['tokens_per_s']:.1f} GB/s, best {r['best']:.1f} GB/s over "
+                          f"{r['probes']} probes", ""]
+        v0, _ = median_of(res, "depth", "vase vase B2048 d0", tag)
+        vd, _ = median_of(res, "depth", f"vase vase B2048 d{a.depth}", tag)
+        if v0 and vd:
+            lines += [f"vase B2048 at depth {a.depth} / vase B2048 at depth 0 (interleaved): "
+                      f"{vd / v0:.2f}", ""]
     if any(r["section"] == "evict" for r in res):
         lines += ["## Eviction cost at budget 4096, window 64 (depth 4160, tg128)", "",
                   "| policy | tokens/s | share of decode time choosing + compacting |", "|---|--:|--:|"]
@@ -211,6 +239,10 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--n-gen", type=int, default=64)
     p.add_argument("--depth", type=int, default=16384)
+    p.add_argument("--depth-gen", type=int, default=128,
+                   help="tokens decoded per repetition in the depth section (covers eviction passes)")
+    p.add_argument("--depth-reps", type=int, default=5,
+                   help="repetitions of the depth section's interleaved vase run")
     p.add_argument("--kv-bytes-per-slot", type=int, default=114688)
     p.add_argument("--sections", default="stream,d0,pp,seqs,depth,evict")
     p.add_argument("--out", required=True)

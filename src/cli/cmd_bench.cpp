@@ -62,14 +62,7 @@ void run(BenchArgs& a) {
     c.seqs.clear();
     for (int64_t s : integers(a.seqs, "--seqs")) c.seqs.push_back(static_cast<int>(s));
     if (a.output != "md" && a.output != "json") fail("bench: -o must be md or json (got '{}')", a.output);
-    for (const std::string& p : c.policies) {
-        for (int64_t b : c.budgets) {
-            EvictionParams kv = c.kv;
-            kv.policy = p;
-            if (p != "full") kv.budget = b;
-            kv.validate();
-        }
-    }
+    check_bench_config(c);
     const int threads =
         a.threads > 0 ? a.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     Engine engine(a.model, threads);
@@ -77,15 +70,21 @@ void run(BenchArgs& a) {
     if (md) std::printf("%s\n", bench_markdown_header().c_str());
     std::fflush(stdout);
     nlohmann::json all = nlohmann::json::array();
+    std::string read_line;  // the read probe, after the table
     run_bench(engine, c, [&](const BenchRow& row) {
-        if (md) {
-            std::printf("%s\n", bench_markdown_row(row).c_str());
+        const std::string line =
+            row.test == "read" ? bench_markdown_read(row) : bench_markdown_row(row);
+        if (row.test == "read" && md) {
+            read_line = line;
+        } else if (md) {
+            std::printf("%s\n", line.c_str());
             std::fflush(stdout);
         } else {
             all.push_back(row.to_json());
-            std::fprintf(stderr, "%s\n", bench_markdown_row(row).c_str());
+            std::fprintf(stderr, "%s\n", line.c_str());
         }
     });
+    if (!read_line.empty()) std::printf("\n%s\n", read_line.c_str());
     if (!md) std::printf("%s\n", all.dump(2).c_str());
 }
 
@@ -107,6 +106,16 @@ void register_bench(CLI::App& app) {
     cmd->add_option("-t,--threads", a->threads, "Threads (default: all cores)");
     cmd->add_option("-r,--repetitions", a->config.repetitions, "Repetitions per row")->capture_default_str();
     cmd->add_option("-o,--output", a->output, "md (table) or json (array of rows)")->capture_default_str();
+    cmd->add_flag("--interleave", a->config.interleave,
+                  "Prepare every row first, then run repetition 1 of every row, repetition 2\n"
+                  "of every row, ... so that rows share the same minutes on a noisy host;\n"
+                  "rows are printed at the end. Memory: every row's caches and buffers are\n"
+                  "alive at once (the sum of the rows'); each row reports the process's peak RSS");
+    cmd->add_flag("--read-probe", a->config.read_probe,
+                  "Measure this machine's read bandwidth with the engine's threads (each sums\n"
+                  "its share of a 1 GiB buffer, best of 3 passes) before each row's repetitions,\n"
+                  "or before each round with --interleave; a line after the table (JSON: a row\n"
+                  "with test \"read\"). Adds 1 GiB of memory, left out of the rows' peak RSS");
     add_kv_options(*cmd, a->config.kv, /*policy_and_budget=*/false);
     add_kv_type_option(*cmd, a->config.kv_type);
     cmd->callback([a] { run(*a); });
