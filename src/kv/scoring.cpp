@@ -193,10 +193,21 @@ void weighted_rows_pass(const float* logits, int64_t n, int64_t lanes, const flo
     }
 }
 
-// |p|^2 in double over n columns.
+// Sum of the lanes of a partial-sum vector, in a fixed order.
+VASE_INLINE double lane_sum(V8d v) {
+    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
+}
+
+// |p|^2 in double over n columns: 8 partial sums (no serial chain of adds).
 VASE_INLINE double squared_norm(const float* p, int64_t n) {
-    double sum = 0.0;
-    for (int64_t c = 0; c < n; ++c) sum += static_cast<double>(p[c]) * p[c];
+    V8d acc{};
+    int64_t c = 0;
+    for (; c + 8 <= n; c += 8) {
+        const V8d x = __builtin_convertvector(load8(p + c), V8d);
+        acc += x * x;
+    }
+    double sum = lane_sum(acc);
+    for (; c < n; ++c) sum += static_cast<double>(p[c]) * p[c];
     return sum;
 }
 
@@ -291,11 +302,6 @@ void value_ranges(const float* values, int64_t n, int64_t head_dim, double* out)
         }
         out[i] = static_cast<double>(mx) - static_cast<double>(mn);
     }
-}
-
-// Sum of the lanes of a partial-sum vector, in a fixed order.
-VASE_INLINE double lane_sum(V8d v) {
-    return ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7]));
 }
 
 // sum_d x[d] * y[d] in double, 8 partial sums.
