@@ -596,6 +596,14 @@ void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
         const uint64_t at = static_cast<uint64_t>(i0) * row_bytes;
         dequantize_row(type, k + at, m * head_dim, krows);
         dequantize_row(type, v + at, m * head_dim, vrows);
+        // The next block's rows come from memory while this one is projected.
+        const uint64_t next = at + static_cast<uint64_t>(m) * row_bytes;
+        const uint64_t next_end =
+            std::min(static_cast<uint64_t>(n) * row_bytes, next + kCurBlock * row_bytes);
+        for (uint64_t b = next; b < next_end; b += 64) {
+            __builtin_prefetch(k + b);
+            __builtin_prefetch(v + b);
+        }
         cur_pass(krows, vrows, m, head_dim, g, g_stride, proj, out + i0);
     }
 }
