@@ -319,18 +319,6 @@ VASE_INLINE double dot_f64(const float* x, const double* y, int64_t n, double sc
     return s;
 }
 
-VASE_INLINE double norm2_f64(const float* x, int64_t n) {
-    V8d acc{};
-    int64_t d = 0;
-    for (; d + 8 <= n; d += 8) {
-        const V8d xv = __builtin_convertvector(load8(x + d), V8d);
-        acc += xv * xv;
-    }
-    double s = lane_sum(acc);
-    for (; d < n; ++d) s += static_cast<double>(x[d]) * x[d];
-    return s;
-}
-
 // inv_norm[i] = 1 / (|k_i| + 1e-8); key_sum = sum_i k_i * inv_norm[i].
 VASE_VECTOR_CLONES
 void key_sum_pass(const float* keys, int64_t n, int64_t head_dim, double* inv_norm,
@@ -338,7 +326,7 @@ void key_sum_pass(const float* keys, int64_t n, int64_t head_dim, double* inv_no
     std::fill(key_sum, key_sum + head_dim, 0.0);
     for (int64_t i = 0; i < n; ++i) {
         const float* k = keys + i * head_dim;
-        const double inv = 1.0 / (std::sqrt(norm2_f64(k, head_dim)) + 1e-8);
+        const double inv = 1.0 / (std::sqrt(squared_norm(k, head_dim)) + 1e-8);
         inv_norm[i] = inv;
         for (int64_t d = 0; d < head_dim; ++d) key_sum[d] += static_cast<double>(k[d]) * inv;
     }
@@ -352,7 +340,7 @@ void redundancy_pass(const float* keys, int64_t n, int64_t head_dim, const doubl
         const float* k = keys + i * head_dim;
         const double inv = r[i];
         const double with_self = dot_f64(k, key_sum, head_dim, inv);
-        const double self = norm2_f64(k, head_dim) * inv * inv;
+        const double self = squared_norm(k, head_dim) * inv * inv;
         r[i] = with_self - self;
     }
 }
