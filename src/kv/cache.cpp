@@ -1,5 +1,6 @@
 #include "kv/cache.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -161,6 +162,37 @@ void KvCache::compact_head(int64_t layer, int64_t h, const int64_t* keep, int64_
         i += run;
     }
     move(n_candidates, dst, size_ - n_candidates);
+}
+
+void KvCache::compact_head_unordered(int64_t layer, int64_t h, const int64_t* keep,
+                                     int64_t n_keep, int64_t n_candidates) {
+    assert(pages_ == 0);
+    assert(n_candidates <= size_);
+    const size_t row = static_cast<size_t>(row_bytes_);
+    int64_t* pos = positions(layer, h);
+    uint8_t* kbase = keys_.data() + offset(layer, h, 0);
+    uint8_t* vbase = values_.data() + offset(layer, h, 0);
+    const int64_t m = n_keep + (size_ - n_candidates);  // slots held afterwards
+    // Holes: dropped candidates below m. Sources: kept rows at or above m
+    // (kept candidates there, then the window). There are as many of each.
+    int64_t ki = 0;  // keep[ki]: the next kept candidate at or above the hole cursor
+    int64_t ks = static_cast<int64_t>(std::lower_bound(keep, keep + n_keep, m) - keep);
+    int64_t src = m;
+    const int64_t hole_end = std::min(m, n_candidates);
+    for (int64_t hole = 0; hole < hole_end; ++hole) {
+        if (ki < n_keep && keep[ki] == hole) {
+            ++ki;
+            continue;
+        }
+        // The next source: a kept candidate at or after src, else a window row.
+        while (src < n_candidates && !(ks < n_keep && keep[ks] == src)) ++src;
+        if (src < n_candidates) ++ks;
+        assert(src < size_);
+        std::memcpy(kbase + hole * row, kbase + src * row, row);
+        std::memcpy(vbase + hole * row, vbase + src * row, row);
+        pos[hole] = pos[src];
+        ++src;
+    }
 }
 
 void KvCache::set_size(int64_t n) {

@@ -4,8 +4,11 @@
 //   3. the policy (src/kv/policy.h) decides which slots to keep; only this
 //      class applies the decision (compaction).
 // Keys are stored after QK-norm and RoPE, so a slot's position is baked into
-// its key and slots can be moved freely. Slots of every (layer, KV head) are
-// kept in ascending position order: the recent window is always the tail.
+// its key and slots can be moved freely. Tokens are appended in position
+// order, so the recent window is always the tail. compact_head keeps every
+// (layer, KV head) in ascending position order; compact_head_unordered, for
+// policies that read positions rather than the slot order, only moves rows
+// into the slots of dropped candidates.
 #pragma once
 
 #include <cassert>
@@ -116,6 +119,13 @@ public:
     // The same for one KV head (keep: [n_keep]); heads may be compacted in parallel.
     void compact_head(int64_t layer, int64_t head, const int64_t* keep, int64_t n_keep,
                       int64_t n_candidates);
+    // The same set in other slots: slots [0, n_keep + size() - n_candidates)
+    // end up holding the kept candidates and the window, each row that lies
+    // past that range moved into the slot of a dropped candidate (the order
+    // of positions is lost). At budget B and window W a pass moves about W
+    // rows instead of shifting every row after the first dropped one.
+    void compact_head_unordered(int64_t layer, int64_t head, const int64_t* keep, int64_t n_keep,
+                                int64_t n_candidates);
     // After every layer was compacted to the same size.
     void set_size(int64_t n);
 

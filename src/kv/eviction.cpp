@@ -82,7 +82,8 @@ Evictor::Evictor(const EvictionParams& params, const KvCacheShape& shape, int n_
     if (policy_->evicts()) {
         kept_.resize(static_cast<size_t>(shape.n_kv_heads *
                                           std::max<int64_t>(0, params_.budget - params_.window)));
-        if (shape.kv_type != DType::F32) {
+        // An f32 copy only for policies that score f32 rows of a 16-bit cache.
+        if (shape.kv_type != DType::F32 && policy_->reads_rows() && !policy_->reads_cache_rows()) {
             const int64_t candidates = std::max<int64_t>(0, shape.capacity - params_.window);
             keys_f32_.resize(static_cast<size_t>(shape.n_kv_heads * candidates * shape.head_dim));
             values_f32_.resize(keys_f32_.size());
@@ -154,7 +155,9 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
             view.window_score_stride = cache.window_score_stride();
             stats_.layers_scored_while_decoding += 1;
         }
-        if (cache.kv_type() == DType::F32) {
+        if (!policy_->reads_rows()) {
+            // Positions and random draws only: no rows to give.
+        } else if (cache.kv_type() == DType::F32) {
             view.keys = cache.key(layer, 0, 0);
             view.values = cache.value(layer, 0, 0);
             view.kv_head_stride = cache.head_stride();
@@ -180,8 +183,13 @@ void Evictor::run_pass(KvCache& cache, ThreadPool* pool) {
         view.n_queries = cache.n_queries(layer);
         view.q_head_stride = cache.query_head_stride();
         policy_->select(view, keep, kept_.data(), pool);
+        const bool ordered = policy_->needs_slot_order();
         for_heads(pool, s.n_kv_heads, [&](int64_t h) {
-            cache.compact_head(layer, h, kept_.data() + h * keep, keep, n_candidates);
+            if (ordered) {
+                cache.compact_head(layer, h, kept_.data() + h * keep, keep, n_candidates);
+            } else {
+                cache.compact_head_unordered(layer, h, kept_.data() + h * keep, keep, n_candidates);
+            }
         });
     }
     cache.set_size(params_.budget);

@@ -77,7 +77,7 @@ void EvictionPolicy::check_view(const LayerView& v, int64_t keep) const {
                             v.cache_keys != nullptr && v.cache_values != nullptr &&
                             (v.cache_type == DType::F16 || v.cache_type == DType::BF16) &&
                             v.cache_head_rows >= v.n;
-    if (v.n > 0 && !f32_rows && !cache_rows) {
+    if (v.n > 0 && reads_rows() && !f32_rows && !cache_rows) {
         fail("eviction policy '{}': layer view without f32 keys and values{}", params_.policy,
              reads_cache_rows() ? " or 16-bit cache rows" : "");
     }

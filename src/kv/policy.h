@@ -104,11 +104,22 @@ class EvictionPolicy {
     virtual bool evicts() const { return true; }
     // true when select() reads view.queries (the cache must keep the query window).
     virtual bool needs_queries() const { return false; }
+    // false when select() reads no keys or values at all (positions and
+    // random draws only: streaming, random); the pass then converts no rows.
+    virtual bool reads_rows() const { return true; }
     // true when select() accepts a 16-bit cache as it is (LayerView::cache_keys).
     virtual bool reads_cache_rows() const { return false; }
     // false when select() reads keys only to score attention, so a view with
     // window_scores may come without keys.
     virtual bool reads_keys() const { return true; }
+    // false when select() does not depend on the order of the candidates (it
+    // reads positions for recency, sinks and ties, never the index order:
+    // cur, cur_fixed, streaming). The cache may then refill dropped slots
+    // with the rows after them instead of shifting every row down
+    // (KvCache::compact_head_unordered): the spec lets slots be reordered,
+    // since attention is a softmax over a set. Smoothing along i and draws
+    // made in index order need the slots in position order.
+    virtual bool needs_slot_order() const { return true; }
     // Candidates per (layer, KV head) a pass always keeps by rule: the sinks,
     // or the n_large largest values (which include the sinks where protected).
     virtual int64_t protected_slots() const { return 0; }

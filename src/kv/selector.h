@@ -16,6 +16,11 @@ namespace vase {
 // were written, in no particular order. order: [n] scratch.
 int64_t select_top_k(const double* key, int64_t n, int64_t k, const uint8_t* taken, int64_t* order,
                      int64_t* out);
+// The same with ties broken toward the lower tie[i] (a candidate's position:
+// the spec's "lower index" when the cache does not hold its slots in
+// position order), then the lower index.
+int64_t select_top_k(const double* key, const int64_t* tie, int64_t n, int64_t k,
+                     const uint8_t* taken, int64_t* order, int64_t* out);
 
 // Draws up to k indices without replacement among i < n with taken[i] == 0
 // and weight[i] > 0 (finite), each draw with probability proportional to the

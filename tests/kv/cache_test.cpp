@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <vector>
 
 namespace vase {
@@ -63,6 +64,41 @@ TEST(KvCache, CompactKeepsChosenCandidatesThenWindowInOrder) {
                 EXPECT_EQ(cache.key(l, h, slot)[2], expect[slot] * 100 + h * 10 + l);
                 EXPECT_EQ(cache.value(l, h, slot)[1], -(expect[slot] * 100 + h * 10 + l));
             }
+        }
+    }
+}
+
+// The unordered compaction keeps the same set as the ordered one, fills each
+// dropped slot below the new size with a row from past it, and leaves every
+// kept row below the new size where it was.
+TEST(KvCache, CompactUnorderedRefillsDroppedSlotsFromTheTail) {
+    KvCache cache(small_shape());
+    fill(cache, 10);
+    // 10 tokens, window 3 -> candidates 0..6; head 2 keeps 6, a candidate
+    // past the new size 6, and drops 0..3 below it.
+    const int64_t n_candidates = 7, keep = 3;
+    const std::vector<int64_t> kept = {0, 2, 5, /*head 1*/ 1, 3, 6, /*head 2*/ 4, 5, 6};
+    for (int64_t l = 0; l < 2; ++l) {
+        for (int64_t h = 0; h < 3; ++h) {
+            cache.compact_head_unordered(l, h, kept.data() + h * keep, keep, n_candidates);
+        }
+    }
+    cache.set_size(keep + 3);
+    for (int64_t l = 0; l < 2; ++l) {
+        for (int64_t h = 0; h < 3; ++h) {
+            std::set<int64_t> want(kept.begin() + h * keep, kept.begin() + (h + 1) * keep);
+            want.insert({7, 8, 9});
+            std::set<int64_t> held;
+            for (int64_t slot = 0; slot < 6; ++slot) {
+                const int64_t p = cache.positions(l, h)[slot];
+                held.insert(p);
+                // The row moved with its position.
+                EXPECT_EQ(cache.key(l, h, slot)[2], p * 100 + h * 10 + l);
+                EXPECT_EQ(cache.value(l, h, slot)[1], -(p * 100 + h * 10 + l));
+                // A kept row below the new size stays in its slot.
+                if (want.count(slot)) EXPECT_EQ(p, slot) << "layer " << l << " head " << h;
+            }
+            EXPECT_EQ(held, want) << "layer " << l << " head " << h;
         }
     }
 }

@@ -417,6 +417,117 @@ TEST(EvictionPolicy, CurOverSixteenBitCacheRowsChoosesAsOverTheirF32Copy) {
               std::string::npos);
 }
 
+// cur and streaming read positions, never the slot order (needs_slot_order()
+// is false, so the cache may refill dropped slots out of order): over the
+// same candidates in another order they keep the same positions, and a tie
+// (two candidates with equal rows, so equal scores) goes to the lower
+// position in both orders.
+TEST(EvictionPolicy, CurAndStreamingChooseByPositionNotBySlotOrder) {
+    LayerData data(2, 2, 16, 90, 8, 31);
+    const int64_t n = data.n, d = data.d, keep = 40;
+    for (int64_t h = 0; h < 2; ++h) {  // candidate 60 repeats candidate 20's rows
+        std::copy_n(&data.keys[(h * n + 20) * d], d, &data.keys[(h * n + 60) * d]);
+        std::copy_n(&data.values[(h * n + 20) * d], d, &data.values[(h * n + 60) * d]);
+    }
+    // The same candidates in a shuffled order (per head).
+    LayerData shuffled = data;
+    std::vector<int64_t> perm(n);
+    Rng rng(32);
+    for (int64_t h = 0; h < 2; ++h) {
+        std::iota(perm.begin(), perm.end(), 0);
+        for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.next_u64() % (i + 1)]);
+        for (int64_t i = 0; i < n; ++i) {
+            const int64_t from = h * n + perm[i], to = h * n + i;
+            shuffled.positions[to] = data.positions[from];
+            std::copy_n(&data.keys[from * d], d, &shuffled.keys[to * d]);
+            std::copy_n(&data.values[from * d], d, &shuffled.values[to * d]);
+        }
+    }
+    std::vector<float> g(16 * 20);
+    for (auto& x : g) x = static_cast<float>(rng.normal());
+    for (const char* name : {"cur", "cur_fixed", "streaming"}) {
+        auto a = make(params_for(name), data);
+        auto b = make(params_for(name), shuffled);
+        EXPECT_FALSE(a->needs_slot_order()) << name;
+        if (std::string(name) != "streaming") {
+            a->set_projection(0, g.data(), 20);
+            b->set_projection(0, g.data(), 20);
+        }
+        std::vector<int64_t> ka(2 * keep), kb(2 * keep);
+        a->select(data.view(), keep, ka.data());
+        b->select(shuffled.view(), keep, kb.data());
+        for (int64_t h = 0; h < 2; ++h) {
+            std::set<int64_t> pa, pb;
+            for (int64_t i = 0; i < keep; ++i) {
+                pa.insert(data.positions[h * n + ka[h * keep + i]]);
+                pb.insert(shuffled.positions[h * n + kb[h * keep + i]]);
+            }
+            EXPECT_EQ(pa, pb) << name << " head " << h;
+        }
+    }
+    // The tie decides: keep exactly one of the two equal candidates, and the
+    // policy must take the lower position (candidate 20) in either order.
+    auto a = make(params_for("cur"), data);
+    a->set_projection(0, g.data(), 20);
+    std::vector<double> score(n);
+    std::vector<float> g24(16 * 24, 0.0f), proj(2 * kCurRows * 24);
+    for (int64_t i = 0; i < 16; ++i) std::copy_n(&g[i * 20], 20, &g24[i * 24]);
+    cur_raw_scores(data.keys.data(), data.values.data(), n, d, g24.data(), 24, proj.data(),
+                   score.data());
+    ASSERT_EQ(score[20], score[60]);
+    // The number of candidates scoring above the pair, so that keeping one
+    // more than that puts the pair on the boundary.
+    int64_t above = 0;
+    for (int64_t i = 0; i < n; ++i) above += score[i] > score[20] || data.positions[i] < 4;
+    for (const LayerData* which : {&data, &shuffled}) {
+        auto p = make(params_for("cur"), *which);
+        p->set_projection(0, g.data(), 20);
+        std::vector<int64_t> kept(2 * (above + 1));
+        p->select(which->view(), above + 1, kept.data());
+        std::set<int64_t> positions;
+        for (int64_t i = 0; i < above + 1; ++i) positions.insert(which->positions[kept[i]]);
+        EXPECT_TRUE(positions.count(data.positions[20])) << "the lower position wins the tie";
+        EXPECT_FALSE(positions.count(data.positions[60]));
+    }
+}
+
+// The split projection (16 columns by broadcasting, the rest as dot products
+// summed across lanes) and the general one, against a double reference, for
+// ranks that use 4 or 8 tail columns or the general path, head_dim 16 to 128;
+// and a row's score does not depend on the rows projected beside it.
+TEST(Scoring, CurScoresMatchADoubleReference) {
+    Rng rng(41);
+    for (int64_t d : {int64_t{16}, int64_t{48}, int64_t{128}}) {
+        for (int64_t rank : {int64_t{20}, int64_t{17}, int64_t{24}, int64_t{7}, int64_t{32}}) {
+            SCOPED_TRACE("head_dim " + std::to_string(d) + " rank " + std::to_string(rank));
+            const int64_t stride = (rank + 7) / 8 * 8, n = 37;
+            std::vector<float> k(n * d), v(n * d), g(d * stride, 0.0f);
+            for (auto& x : k) x = static_cast<float>(rng.normal());
+            for (auto& x : v) x = static_cast<float>(rng.normal());
+            for (int64_t i = 0; i < d; ++i)
+                for (int64_t c = 0; c < rank; ++c) g[i * stride + c] = static_cast<float>(rng.normal());
+            std::vector<float> proj(2 * kCurRows * stride);
+            std::vector<double> got(n), alone(1);
+            cur_raw_scores(k.data(), v.data(), n, d, g.data(), stride, proj.data(), got.data());
+            for (int64_t i = 0; i < n; ++i) {
+                double kn = 0, vn = 0;
+                for (int64_t c = 0; c < rank; ++c) {
+                    double pk = 0, pv = 0;
+                    for (int64_t j = 0; j < d; ++j) {
+                        pk += static_cast<double>(k[i * d + j]) * g[j * stride + c];
+                        pv += static_cast<double>(v[i * d + j]) * g[j * stride + c];
+                    }
+                    kn += pk * pk;
+                    vn += pv * pv;
+                }
+                EXPECT_NEAR(got[i], kn * vn, 1e-5 * kn * vn) << "row " << i;
+                cur_raw_scores(&k[i * d], &v[i * d], 1, d, g.data(), stride, proj.data(), alone.data());
+                EXPECT_EQ(alone[0], got[i]) << "row " << i << " alone";
+            }
+        }
+    }
+}
+
 // ---- no allocation while deciding ----
 
 TEST(EvictionPolicy, SelectNeverAllocates) {
@@ -596,6 +707,48 @@ TEST(Selector, TopKBreaksTiesTowardTheLowerIndexAndRanksNanLast) {
     m = select_top_k(key, 8, 5, taken, order, out);
     std::sort(out, out + 5);
     EXPECT_EQ(std::vector<int64_t>(out, out + 5), (std::vector<int64_t>{0, 3, 4, 5, 7}));
+}
+
+// select_top_k drops few candidates (count - k <= 512) through a heap of
+// the worst keys and many through nth_element; both must keep exactly the
+// set a full sort by (key descending, tie ascending, index ascending) keeps,
+// with many equal keys, NaN and infinities among them.
+TEST(Selector, TopKKeepsTheSetOfAFullSortWhateverTheMethod) {
+    Rng rng(21);
+    const int64_t n = 1200;
+    std::vector<double> key(n);
+    std::vector<int64_t> tie(n), order(n), out(n);
+    for (int64_t i = 0; i < n; ++i) {
+        const uint64_t r = rng.next_u64() % 40;
+        key[i] = r == 0 ? NAN : r == 1 ? INFINITY : r == 2 ? -INFINITY : static_cast<double>(r % 7);
+        tie[i] = static_cast<int64_t>(rng.next_u64() % 50);  // ties among ties too
+    }
+    for (bool with_tie : {false, true}) {
+        const int64_t* t = with_tie ? tie.data() : nullptr;
+        std::vector<int64_t> sorted(n);
+        std::iota(sorted.begin(), sorted.end(), 0);
+        auto rank = [](double x) { return std::isnan(x) ? -INFINITY : x; };
+        std::sort(sorted.begin(), sorted.end(), [&](int64_t a, int64_t b) {
+            if (rank(key[a]) != rank(key[b])) return rank(key[a]) > rank(key[b]);
+            if (t != nullptr && t[a] != t[b]) return t[a] < t[b];
+            return a < b;
+        });
+        for (int64_t k : {n, n - 1, n - 64, n - 512, n - 513, n / 2, int64_t{3}, int64_t{0}}) {
+            const int64_t m = select_top_k(key.data(), t, n, k, nullptr, order.data(), out.data());
+            ASSERT_EQ(m, k);
+            std::vector<int64_t> got(out.begin(), out.begin() + m), want(sorted.begin(), sorted.begin() + k);
+            std::sort(got.begin(), got.end());
+            std::sort(want.begin(), want.end());
+            EXPECT_EQ(got, want) << "k=" << k << (with_tie ? " with ties by position" : "");
+        }
+    }
+    // Ties go to the lower tie value first, the index only after it.
+    const double flat[4] = {1, 1, 1, 1};
+    const int64_t pos[4] = {9, 3, 7, 3};
+    int64_t o[4], kept[4];
+    ASSERT_EQ(select_top_k(flat, pos, 4, 2, nullptr, o, kept), 2);
+    std::sort(kept, kept + 2);
+    EXPECT_EQ(std::vector<int64_t>(kept, kept + 2), (std::vector<int64_t>{1, 3}));
 }
 
 TEST(Selector, SamplingSkipsZeroWeightsAndTakenAndMatchesExactInclusion) {

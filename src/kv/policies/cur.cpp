@@ -9,6 +9,9 @@
 // Parameters: sinks, seed. set_projection() replaces the random G of a layer
 // (used by `vase evict --projection` and the tests).
 //
+// The candidates may come in any order (needs_slot_order() is false): ties
+// go to the lower position, the spec's lower index.
+//
 // When every raw score is 0 the normalisation is skipped (the reference
 // would divide by 0 and produce NaN); the scores stay 0.
 #include <algorithm>
@@ -51,6 +54,7 @@ class CurPolicy final : public EvictionPolicy {
 
     int64_t protected_slots() const override { return params_.sinks; }
     bool reads_cache_rows() const override { return true; }
+    bool needs_slot_order() const override { return false; }
 
     void set_projection(int64_t layer, const float* g, int64_t rank) override {
         if (layer < 0 || layer >= shape_.n_layers) {
@@ -118,7 +122,7 @@ class CurPolicy final : public EvictionPolicy {
         for (int64_t i = 0; i < n; ++i) {
             if (pos[i] < params_.sinks) score[i] = 1.0;
         }
-        select_top_k(score, n, keep, nullptr, s.order.data(), kept);
+        select_top_k(score, pos, n, keep, nullptr, s.order.data(), kept);
     }
 
   private:

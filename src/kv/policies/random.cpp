@@ -14,6 +14,7 @@ class RandomPolicy final : public EvictionPolicy {
   public:
     RandomPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
+    bool reads_rows() const override { return false; }
 
   protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,

@@ -16,6 +16,9 @@ class StreamingPolicy final : public EvictionPolicy {
     StreamingPolicy(const EvictionParams& p, const PolicyShape& s, int threads)
         : EvictionPolicy(p, s, threads, false) {}
     int64_t protected_slots() const override { return params_.sinks; }
+    // Recency is read from positions, so the candidates may come in any order.
+    bool needs_slot_order() const override { return false; }
+    bool reads_rows() const override { return false; }
 
   protected:
     void select_head(const LayerView& v, int64_t h, int64_t keep, int64_t* kept,
@@ -27,7 +30,7 @@ class StreamingPolicy final : public EvictionPolicy {
             key[i] = pos[i] < params_.sinks ? std::numeric_limits<double>::infinity()
                                             : static_cast<double>(pos[i]);
         }
-        select_top_k(key, v.n, keep, nullptr, s.order.data(), kept);
+        select_top_k(key, pos, v.n, keep, nullptr, s.order.data(), kept);
     }
 };
 
