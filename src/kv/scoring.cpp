@@ -211,56 +211,143 @@ VASE_INLINE double squared_norm(const float* p, int64_t n) {
     return sum;
 }
 
-// Projections of R rows of keys and values onto 24 columns of g (one 16-wide
-// and one 8-wide vector per row and side): each load of g serves 2R
-// products. Every row's lanes see the same operations whatever R is, so a
-// row's result does not depend on the rows beside it.
-template <int R>
-VASE_INLINE void cur_project24(const float* keys, const float* values, int64_t head_dim,
-                               const float* g, int64_t g_stride, float* pk, float* pv) {
+// The lane sums of four vectors, by one fixed tree: out[j] = sum of x_j's lanes.
+VASE_INLINE void lane_sums4(V16 a, V16 b, V16 c, V16 d, float* out) {
+    const V16 ab = __builtin_shufflevector(a, b, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21,
+                                           22, 23) +
+                   __builtin_shufflevector(a, b, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28,
+                                           29, 30, 31);
+    const V16 cd = __builtin_shufflevector(c, d, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21,
+                                           22, 23) +
+                   __builtin_shufflevector(c, d, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28,
+                                           29, 30, 31);
+    // Lanes 4j .. 4j + 3: four partial sums of vector j.
+    const V16 x = __builtin_shufflevector(ab, cd, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24,
+                                          25, 26, 27) +
+                  __builtin_shufflevector(ab, cd, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28,
+                                          29, 30, 31);
+    const V16 y =
+        x + __builtin_shufflevector(x, x, 2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13);
+    const V16 z =
+        y + __builtin_shufflevector(y, y, 1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14);
+    out[0] = z[0];
+    out[1] = z[4];
+    out[2] = z[8];
+    out[3] = z[12];
+}
+
+// Largest head_dim of the split projection below (its transposed tail
+// columns live on the stack).
+constexpr int64_t kCurSplitMaxDim = 512;
+
+// Projections of R rows of keys and values onto the 16 + T columns of a
+// 24-column g (T = 4 for rank 20: columns 20..23 are zero padding, so no work
+// is spent on them). Columns 0..15: one 16-wide accumulator per row and side,
+// each element of the row broadcast in turn; each load of g serves 2R
+// products. Columns 16..16+T: dot products of the row with gt ([T, head_dim],
+// those columns transposed), 16 dimensions at a time, the lanes summed by one
+// fixed tree. head_dim is a multiple of 16. Every row sees the same operations
+// whatever R is, so a row's result does not depend on the rows beside it.
+template <int R, int T>
+VASE_INLINE void cur_project_split(const float* keys, const float* values, int64_t head_dim,
+                                   const float* g, int64_t g_stride, const float* gt, float* pk,
+                                   float* pv) {
     V16 ka[R] = {}, va[R] = {};
-    V8 kb[R] = {}, vb[R] = {};
     for (int64_t d = 0; d < head_dim; ++d) {
         const V16 ga = load16(g + d * g_stride);
-        const V8 gb = load8(g + d * g_stride + 16);
         for (int r = 0; r < R; ++r) {
-            const float x = keys[r * head_dim + d], y = values[r * head_dim + d];
-            ka[r] += ga * x;
-            kb[r] += gb * x;
-            va[r] += ga * y;
-            vb[r] += gb * y;
+            ka[r] += ga * keys[r * head_dim + d];
+            va[r] += ga * values[r * head_dim + d];
         }
     }
     for (int r = 0; r < R; ++r) {
         store16(pk + r * g_stride, ka[r]);
-        store8(pk + r * g_stride + 16, kb[r]);
         store16(pv + r * g_stride, va[r]);
-        store8(pv + r * g_stride + 16, vb[r]);
     }
+    // The tail columns of P rows at a time: 8P independent accumulators keep
+    // the FMA units busy through the chains of head_dim / 16 adds.
+    constexpr int P = R % 2 == 0 ? 2 : 1;
+    for (int r0 = 0; r0 < R; r0 += P) {
+        for (int t0 = 0; t0 < T; t0 += 4) {
+            V16 kt[P][4] = {}, vt[P][4] = {};
+            for (int64_t d = 0; d < head_dim; d += kLanes) {
+                V16 x[P], y[P];
+                for (int p = 0; p < P; ++p) {
+                    x[p] = load16(keys + (r0 + p) * head_dim + d);
+                    y[p] = load16(values + (r0 + p) * head_dim + d);
+                }
+                for (int c = 0; c < 4; ++c) {
+                    const V16 gc = load16(gt + (t0 + c) * head_dim + d);
+                    for (int p = 0; p < P; ++p) {
+                        kt[p][c] += x[p] * gc;
+                        vt[p][c] += y[p] * gc;
+                    }
+                }
+            }
+            for (int p = 0; p < P; ++p) {
+                const int64_t r = r0 + p;
+                lane_sums4(kt[p][0], kt[p][1], kt[p][2], kt[p][3], pk + r * g_stride + 16 + t0);
+                lane_sums4(vt[p][0], vt[p][1], vt[p][2], vt[p][3], pv + r * g_stride + 16 + t0);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r) {
+        for (int64_t c = 16 + T; c < g_stride; ++c) pk[r * g_stride + c] = pv[r * g_stride + c] = 0.0f;
+    }
+}
+
+// out[i .. i + R) by the split projection; proj: 2 * R * g_stride floats.
+template <int R, int T>
+VASE_INLINE void cur_scores_split(const float* keys, const float* values, int64_t i,
+                                  int64_t head_dim, const float* g, int64_t g_stride,
+                                  const float* gt, float* proj, double* out) {
+    float* pk = proj;
+    float* pv = proj + R * g_stride;
+    cur_project_split<R, T>(keys + i * head_dim, values + i * head_dim, head_dim, g, g_stride, gt,
+                            pk, pv);
+    for (int64_t r = 0; r < R; ++r) {
+        out[i + r] = squared_norm(pk + r * g_stride, g_stride) *
+                     squared_norm(pv + r * g_stride, g_stride);
+    }
+}
+
+// Columns of a 24-column g past the first 16 that the split projection must
+// compute (4 when columns 20..23 are all zero, else 8), transposed into gt
+// ([8, head_dim]); 0 when the split projection does not apply (another
+// stride, or a head_dim that is not a multiple of 16 or too large).
+int64_t cur_split_tail(const float* g, int64_t g_stride, int64_t head_dim, float* gt) {
+    if (g_stride != 24 || head_dim % kLanes != 0 || head_dim > kCurSplitMaxDim) return 0;
+    int64_t tail = 4;
+    for (int64_t d = 0; d < head_dim && tail == 4; ++d) {
+        for (int64_t c = 20; c < 24; ++c) {
+            if (g[d * g_stride + c] != 0.0f) tail = 8;
+        }
+    }
+    for (int64_t c = 0; c < tail; ++c) {
+        for (int64_t d = 0; d < head_dim; ++d) gt[c * head_dim + d] = g[d * g_stride + 16 + c];
+    }
+    return tail;
 }
 
 // out[i] = |k_i G|^2 * |v_i G|^2 with g: [head_dim, g_stride], g_stride a
 // multiple of 8 (zero columns past the rank add nothing). proj holds
-// 2 * kCurRows * g_stride floats.
+// 2 * kCurRows * g_stride floats; gt and tail come from cur_split_tail (tail
+// 0: the general path).
 VASE_VECTOR_CLONES
 void cur_pass(const float* keys, const float* values, int64_t n, int64_t head_dim, const float* g,
-              int64_t g_stride, float* proj, double* out) {
-    if (g_stride == 24) {  // rank 20, the policy's default: rows in fours
-        float* pk = proj;
-        float* pv = proj + kCurRows * g_stride;
+              int64_t g_stride, const float* gt, int64_t tail, float* proj, double* out) {
+    if (tail != 0) {  // rank 17..24, the policy's default 20 among them: rows in fours
         int64_t i = 0;
-        for (; i + kCurRows <= n; i += kCurRows) {
-            cur_project24<kCurRows>(keys + i * head_dim, values + i * head_dim, head_dim, g,
-                                    g_stride, pk, pv);
-            for (int64_t r = 0; r < kCurRows; ++r) {
-                out[i + r] = squared_norm(pk + r * g_stride, g_stride) *
-                             squared_norm(pv + r * g_stride, g_stride);
+        if (tail == 4) {
+            for (; i + kCurRows <= n; i += kCurRows) {
+                cur_scores_split<kCurRows, 4>(keys, values, i, head_dim, g, g_stride, gt, proj, out);
             }
-        }
-        for (; i < n; ++i) {
-            cur_project24<1>(keys + i * head_dim, values + i * head_dim, head_dim, g, g_stride, pk,
-                             pv);
-            out[i] = squared_norm(pk, g_stride) * squared_norm(pv, g_stride);
+            for (; i < n; ++i) cur_scores_split<1, 4>(keys, values, i, head_dim, g, g_stride, gt, proj, out);
+        } else {
+            for (; i + kCurRows <= n; i += kCurRows) {
+                cur_scores_split<kCurRows, 8>(keys, values, i, head_dim, g, g_stride, gt, proj, out);
+            }
+            for (; i < n; ++i) cur_scores_split<1, 8>(keys, values, i, head_dim, g, g_stride, gt, proj, out);
         }
         return;
     }
@@ -568,7 +655,9 @@ void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_
 
 void cur_raw_scores(const float* keys, const float* values, int64_t n, int64_t head_dim,
                     const float* g, int64_t g_stride, float* proj, double* out) {
-    cur_pass(keys, values, n, head_dim, g, g_stride, proj, out);
+    float gt[8 * kCurSplitMaxDim];
+    const int64_t tail = cur_split_tail(g, g_stride, head_dim, gt);
+    cur_pass(keys, values, n, head_dim, g, g_stride, gt, tail, proj, out);
 }
 
 void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
@@ -577,6 +666,8 @@ void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
     const uint64_t row_bytes = dtype_row_bytes(type, static_cast<uint64_t>(head_dim));
     const auto* k = static_cast<const uint8_t*>(keys);
     const auto* v = static_cast<const uint8_t*>(values);
+    float gt[8 * kCurSplitMaxDim];
+    const int64_t tail = cur_split_tail(g, g_stride, head_dim, gt);
     float* krows = rows;
     float* vrows = rows + kCurBlock * head_dim;
     for (int64_t i0 = 0; i0 < n; i0 += kCurBlock) {
@@ -584,15 +675,23 @@ void cur_raw_scores(DType type, const void* keys, const void* values, int64_t n,
         const uint64_t at = static_cast<uint64_t>(i0) * row_bytes;
         dequantize_row(type, k + at, m * head_dim, krows);
         dequantize_row(type, v + at, m * head_dim, vrows);
-        // The next block's rows come from memory while this one is projected.
+        // The next block's rows come from memory while this one is projected:
+        // a slice of its lines before each kCurRows rows, so that the requests
+        // stay within what the core keeps in flight (all at once, most were
+        // dropped and the conversion waited on memory).
         const uint64_t next = at + static_cast<uint64_t>(m) * row_bytes;
         const uint64_t next_end =
             std::min(static_cast<uint64_t>(n) * row_bytes, next + kCurBlock * row_bytes);
-        for (uint64_t b = next; b < next_end; b += 64) {
-            __builtin_prefetch(k + b);
-            __builtin_prefetch(v + b);
+        const uint64_t slice = (kCurBlock * row_bytes / (kCurBlock / kCurRows) + 63) / 64 * 64;
+        uint64_t b = next;
+        for (int64_t r = 0; r < m; r += kCurRows) {
+            for (const uint64_t end = std::min(next_end, b + slice); b < end; b += 64) {
+                __builtin_prefetch(k + b);
+                __builtin_prefetch(v + b);
+            }
+            cur_pass(krows + r * head_dim, vrows + r * head_dim, std::min(kCurRows, m - r),
+                     head_dim, g, g_stride, gt, tail, proj, out + i0 + r);
         }
-        cur_pass(krows, vrows, m, head_dim, g, g_stride, proj, out + i0);
     }
 }
 

@@ -78,7 +78,7 @@ void key_redundancy(const float* keys, int64_t n, int64_t head_dim, double* key_
 // CUR scores before normalisation: out[i] = |k_i G|^2 * |v_i G|^2, with
 // g: [head_dim, g_stride] row-major (columns >= rank are zero padding).
 // proj: [2 * kCurRows * g_stride] scratch.
-inline constexpr int64_t kCurRows = 4;  // rows projected together (one load of g each)
+inline constexpr int64_t kCurRows = 8;  // rows projected together (one load of g each)
 void cur_raw_scores(const float* keys, const float* values, int64_t n, int64_t head_dim,
                     const float* g, int64_t g_stride, float* proj, double* out);
 // The same over 16-bit (F16 or BF16) rows, converted kCurBlock at a time into
