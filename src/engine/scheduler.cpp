@@ -31,7 +31,8 @@ uint64_t kv_cache_bytes(const KvCacheShape& s) {
 // An upper bound of what an Evictor allocates for `shape` (kv/eviction.cpp,
 // kv/policy.cpp, kv/scoring.cpp): per-thread policy scratch over the
 // candidates, the attention scorer's logits, the kept-slot list, f32 copies of
-// a layer's candidates for 16-bit caches, and cur's projections.
+// a layer's candidates for 16-bit caches (policies that score such copies),
+// and cur's projections.
 // tests/server/scheduler_test.cpp checks it against counted allocations.
 uint64_t evictor_bytes(const EvictionParams& kv, const KvCacheShape& s, int n_threads) {
     const uint64_t threads = static_cast<uint64_t>(std::max(1, n_threads));
@@ -51,7 +52,7 @@ uint64_t evictor_bytes(const EvictionParams& kv, const KvCacheShape& s, int n_th
     }
     const uint64_t keep = static_cast<uint64_t>(std::max<int64_t>(0, kv.budget - kv.window));
     bytes += static_cast<uint64_t>(s.n_kv_heads) * keep * sizeof(int64_t);
-    if (s.kv_type != DType::F32)
+    if (s.kv_type != DType::F32 && policy_scores_f32_copies(kv.policy))
         bytes += 2 * static_cast<uint64_t>(s.n_kv_heads) * cand * hd * sizeof(float);
     return bytes;
 }

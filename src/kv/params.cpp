@@ -54,6 +54,11 @@ bool policy_uses_n_large(std::string_view name) {
     return in(name, {"vase", "vase_l2", "vase_var", "vase_nosink", "value_topk"});
 }
 
+bool policy_scores_f32_copies(std::string_view name) {
+    return is_eviction_policy(name) &&
+           !in(name, {"full", "quest", "cur", "cur_fixed", "streaming", "random"});
+}
+
 bool EvictionParams::resolved_smooth() const {
     return smooth < 0 ? policy_uses_attention(policy) : smooth != 0;
 }

@@ -44,5 +44,9 @@ bool policy_protects_sinks_in_large(std::string_view name);
 bool policy_keeps_sinks(std::string_view name);
 // Modes that protect n_large candidates by value magnitude.
 bool policy_uses_n_large(std::string_view name);
+// Modes whose passes score f32 copies of a 16-bit cache's candidates (the
+// Evictor then holds one layer's copy); cur reads 16-bit rows as they are,
+// streaming and random read no rows, full and quest never evict.
+bool policy_scores_f32_copies(std::string_view name);
 
 }  // namespace vase

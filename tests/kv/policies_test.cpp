@@ -198,6 +198,10 @@ TEST(EvictionPolicy, FlagsAndProtectedCounts) {
         const bool evicts = name != "full" && name != "quest";
         EXPECT_EQ(p->evicts(), evicts) << name;
         EXPECT_EQ(p->needs_queries(), policy_uses_attention(name)) << name;
+        // The scheduler's memory estimate reads the name; the Evictor the policy.
+        EXPECT_EQ(evicts && p->reads_rows() && !p->reads_cache_rows(),
+                  policy_scores_f32_copies(name))
+            << name;
     }
     EXPECT_EQ(make(params_for("vase", 8), data)->protected_slots(), 8);
     EXPECT_EQ(make(params_for("streaming"), data)->protected_slots(), 4);
