@@ -13,11 +13,12 @@
 // Run: VASE_BINARY=build/release/bin/vase VASE_NODE_DIR=tests/node node --test tests/server/openai_client_test.mjs
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 const VASE = process.env.VASE_BINARY;
 const NODE_DIR = process.env.VASE_NODE_DIR;
@@ -94,11 +95,15 @@ async function metrics() {
   return values;
 }
 
-function generate(args) {
-  const out = execFileSync(VASE, ['generate', '-m', path.join(dir, 'model'), '-t', THREADS, '--json', ...args], {
-    encoding: 'utf8',
-  });
-  return JSON.parse(out);
+// Asynchronous on purpose: a synchronous child blocks the event loop, and a
+// kept-alive socket that the server closes meanwhile (after 5 s idle; slow
+// under the sanitizers) would be reused unseen, failing the next request
+// with a connection error.
+async function generate(args) {
+  const { stdout } = await promisify(execFile)(
+    VASE, ['generate', '-m', path.join(dir, 'model'), '-t', THREADS, '--json', ...args],
+    { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return JSON.parse(stdout);
 }
 
 before(async () => {
@@ -300,7 +305,7 @@ test('a client that leaves mid-stream frees its sequence', async () => {
 test('greedy output is token for token what vase generate produces', async () => {
   // A raw prompt: the random part of the model speaks.
   const prompt = 'The quick brown fox jumps over';
-  const want = generate(['-p', prompt, '-n', '40', '--temp', '0']);
+  const want = await generate(['-p', prompt, '-n', '40', '--temp', '0']);
   const got = await client.completions.create({
     model, prompt, max_tokens: 40, temperature: 0, return_token_ids: true,
   });
@@ -311,7 +316,7 @@ test('greedy output is token for token what vase generate produces', async () =>
 
   // A chat message, rendered by both with the Qwen3 template.
   const message = 'Say something.';
-  const wantChat = generate(['--chat', message, '-n', '40', '--temp', '0']);
+  const wantChat = await generate(['--chat', message, '-n', '40', '--temp', '0']);
   const gotChat = await client.chat.completions.create({
     model, messages: [{ role: 'user', content: message }], max_tokens: 40, temperature: 0, return_token_ids: true,
   });
@@ -320,7 +325,7 @@ test('greedy output is token for token what vase generate produces', async () =>
 
   // With eviction: a small budget on both sides.
   const kv = ['--kv-policy', 'vase', '--kv-budget', '32', '--kv-window', '8', '--ignore-eos'];
-  const wantKv = generate(['-p', prompt, '-n', '64', '--temp', '0', ...kv]);
+  const wantKv = await generate(['-p', prompt, '-n', '64', '--temp', '0', ...kv]);
   const gotKv = await client.completions.create({
     model, prompt, max_tokens: 64, temperature: 0, return_token_ids: true, ignore_eos: true,
     kv_policy: 'vase', kv_budget: 32, kv_window: 8, seed: 0,  // vase draws with the seed; generate's is 0
