@@ -159,6 +159,49 @@ TEST_P(Matmul, RowsLongerThanTheBf16PairingBuffer) {
     }
 }
 
+// The BF16 matvec builds the vectors of a row that starts off a 64-byte line
+// from aligned loads (AVX-512; a GGUF tensor sits 32 bytes off a line): the
+// products must equal, to the bit, those of the same weights placed at every
+// other offset, whichever path each row takes (aligned, built from lines, or
+// unaligned loads for offsets that are not a multiple of 4), and stay within
+// the summation bound of the float64 product. Row lengths from the fewest
+// vectors that take the built path (3 x 32 columns) up, with column tails, row
+// strides that are and are not multiples of 64 bytes, and threads.
+TEST_P(Matmul, Bf16MatvecSameBitsAtEveryRowOffset) {
+    for (int64_t cols : {64, 96, 97, 100, 128, 136, 160, 544, 1024, 1056}) {
+        for (int64_t rows : {1, 5, 103}) {
+            ThreadPool pool(rows > 100 ? 2 : 1);
+            Rng xrng(21);
+            std::vector<float> x(cols);
+            fill_normal(xrng, x.data(), cols);
+            std::vector<float> first;
+            for (size_t offset = 0; offset < 64; offset += 2) {
+                SCOPED_TRACE(::testing::Message()
+                             << "cols=" << cols << " rows=" << rows << " offset=" << offset);
+                Rng rng(cols * 1000 + rows);  // the same weights at every offset
+                Weights w = make_weights(rng, DType::BF16, rows, cols, offset);
+                std::vector<float> y(rows);
+                matmul(pool, DType::BF16, w.data.data(), rows, cols, x.data(), 1, y.data());
+                if (offset == 0) {
+                    first = y;
+                    for (int64_t r = 0; r < rows; ++r) {
+                        double exact = 0.0, abs_sum = 0.0;
+                        for (int64_t c = 0; c < cols; ++c) {
+                            const double p = double{w.values[r * cols + c]} * x[c];
+                            exact += p;
+                            abs_sum += std::fabs(p);
+                        }
+                        ASSERT_LE(std::fabs(y[r] - exact), (cols + 1) * kF32Eps * abs_sum)
+                            << "r=" << r;
+                    }
+                    continue;
+                }
+                for (int64_t r = 0; r < rows; ++r) ASSERT_EQ(y[r], first[r]) << "r=" << r;
+            }
+        }
+    }
+}
+
 // The batched BF16 path (where the CPU has it; elsewhere this checks the
 // f32 path at the same shapes): every column tail of 0..2 steps of 32,
 // batch sizes that leave every partial tile of activation rows, row counts
